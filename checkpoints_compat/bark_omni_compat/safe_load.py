@@ -55,7 +55,7 @@ def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") 
             f"refused to load {path}: its pickle asks for code outside the allowlist ({detail}); "
             "only load checkpoints from sources you trust, or convert them with `bark-omni convert` in a sandbox"
         ) from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # a truncated or foreign file fails in many ways inside the unpickler
         raise CheckpointError(
             f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
             "is the file complete and in the right format?"

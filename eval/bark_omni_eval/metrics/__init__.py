@@ -1,0 +1,1 @@
+"""The built-in metrics. Each module keeps its heavy imports inside functions."""

@@ -377,6 +377,9 @@ class FusionModel(nn.Module):
         stage_masks = {}
         for stage in STAGES:
             allowed = [torch.full_like(k, stage in self.adapters[self.config.modalities[m]].stages()) for m, _, k in pieces]
+            for allow, t in zip(allowed, timelines):
+                if t is not None:  # a timed modality acts only near its tokens' times: its start token is not attended
+                    allow[:, 0] = False
             stage_masks[stage] = mask & torch.cat(allowed, dim=1)
             if timeline is not None and stage != "semantic":  # only the semantic stage has an absolute timeline
                 stage_masks[stage] &= torch.isinf(timeline[..., 1])

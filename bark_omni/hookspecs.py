@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from pathlib import Path
+
     import numpy as np
     import typer
 
@@ -87,6 +89,14 @@ def postprocess_audio(audio: np.ndarray, sample_rate: int, request: GenerationRe
 @hookspec
 def generation_finished(request: GenerationRequest, result: GenerationResult) -> None:
     """Observe a finished generation (provenance manifests, telemetry). Return values are ignored."""
+
+
+@hookspec
+def audio_written(path: Path, request: GenerationRequest, result: GenerationResult) -> None:
+    """A generation's audio was written to ``path`` (called by the CLI's ``generate`` once the file is in place,
+    and by anything else that saves a generation). Provenance writes its manifest beside the file here.
+    ``result.extras`` may hold ``decoder_options`` and ``device``, the call's arguments that are not part of the
+    request. Return values are ignored."""
 
 
 def documented_hooks() -> dict[str, Any]:

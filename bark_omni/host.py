@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "bark_omni"
 ESSENTIAL_PLUGINS = frozenset({"encodec", "identity", "checkpoints"})
 ALLOWLIST_ENV = "BARK_OMNI_LOAD_PLUGINS"
+SAFETY_PLUGINS = frozenset({"guardrails", "watermark", "provenance"})  # switching one off always warns
 TRACE_ENV = "BARK_OMNI_TRACE_PLUGINS"
 
 
@@ -74,6 +75,7 @@ class Host:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._allow = set(allow) if allow is not None else _allowlist()
+        self._allow_from_env = allow is None and self._allow is not None
         self._block = set(block)
         if os.environ.get(TRACE_ENV):
             self.pm.trace.root.setwriter(lambda msg: logger.warning("plugin trace: %s", msg.rstrip()))
@@ -107,6 +109,10 @@ class Host:
                 essential=ep.name in ESSENTIAL_PLUGINS,
             )
             if not self._wanted(ep.name):
+                if ep.name in SAFETY_PLUGINS and (ep.name in self._block or self._allow_from_env):
+                    how = "block=" if ep.name in self._block else f"{ALLOWLIST_ENV}"
+                    warnings.warn(f"bark-omni: the {ep.name!r} safety plugin is switched off ({how}); "
+                                  "see docs/responsible-use.md", UserWarning, stacklevel=3)
                 continue
             try:
                 module = ep.load()

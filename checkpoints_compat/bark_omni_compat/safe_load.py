@@ -1,16 +1,20 @@
 """``torch.load`` with ``weights_only=True`` and exactly the extra globals real Bark files need.
 
-suno's checkpoints store ``best_val_loss`` as a numpy scalar, which torch >= 2.6 refuses by default
-(suno-ai/bark issues 626 and 656). We allow the numpy scalar constructor and dtype under both the numpy 1.x
-and numpy 2.x module names, and nothing else. There is no fallback to ``weights_only=False``.
+suno's checkpoints store ``best_val_loss`` as a numpy float64 scalar, which torch >= 2.6 refuses by default
+(suno-ai/bark issues 626 and 656). Unpickling that scalar names three globals: the scalar constructor (under
+``numpy.core.multiarray`` in the real files, written by numpy 1.x, and ``numpy._core.multiarray`` in files
+re-saved by numpy 2), ``numpy.dtype``, and the float64 dtype's class (checked when its state is set). Those are
+allowed, nothing else. There is no fallback to ``weights_only=False``: a file whose pickle asks for any other
+global is refused before any of its code can run.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -20,43 +24,42 @@ from bark_omni.errors import CheckpointError, UnsafeCheckpointError
 
 def _numpy_globals() -> list[Any]:
     scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
-    allowed: list[Any] = [
+    return [
         (scalar, "numpy.core.multiarray.scalar"),
         (scalar, "numpy._core.multiarray.scalar"),
-        (np.dtype, "numpy.dtype"),
+        np.dtype,
+        type(np.dtype(np.float64)),  # numpy.dtypes.Float64DType on numpy >= 1.25
     ]
-    dtypes = getattr(np, "dtypes", None)
-    if dtypes is not None:  # numpy 2 pickles dtypes by class
-        for cls_name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType"):
-            cls = getattr(dtypes, cls_name, None)
-            if cls is not None:
-                allowed.append((cls, f"numpy.dtypes.{cls_name}"))
-    return allowed
 
 
 ALLOWED_GLOBALS = _numpy_globals()
 
 
-def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """Load a torch pickle with ``weights_only=True`` plus the numpy allowlist; refuse anything else."""
+def _refused_global(message: str) -> str:
+    match = re.search(r"GLOBAL ([\w.]+)", message)
+    if match:
+        return f"it names the global {match.group(1)}"
+    first = next((line.strip() for line in message.splitlines() if "WeightsUnpickler" in line), message.splitlines()[0] if message else "")
+    return first.replace("WeightsUnpickler error: ", "it uses ")
+
+
+def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu", extra_globals: Iterable[Any] = ()) -> Any:
+    """Load a torch pickle with ``weights_only=True`` plus the numpy allowlist (and ``extra_globals``, for a
+    plugin whose files need a few more classes); refuse anything else with ``UnsafeCheckpointError``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     try:
-        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
+        with torch.serialization.safe_globals([*ALLOWED_GLOBALS, *extra_globals]):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        detail = str(exc).split("\n")[0]
-        for line in str(exc).splitlines():
-            if "Unsupported global" in line or "GLOBAL" in line:
-                detail = line.strip()
-                break
         raise UnsafeCheckpointError(
-            f"refused to load {path}: its pickle asks for code outside the allowlist ({detail}); "
-            "only load checkpoints from sources you trust, or convert them with `bark-omni convert` in a sandbox"
+            f"refused to load {path}: {_refused_global(str(exc))}, which is neither a tensor nor a plain value, "
+            "and unpickling it could run code; nothing in it was executed. Use the weights as safetensors, or "
+            "re-save just the tensors where you trust the file"
         ) from None
-    except Exception as exc:  # a truncated or foreign file fails in many ways inside the unpickler
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
         raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "is the file complete and in the right format?"
+            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {detail}); is the file complete and in the right format?"
         ) from None

@@ -19,17 +19,18 @@ CLAP_RATE = 48_000
 @functools.lru_cache(maxsize=2)
 def load_clap(model: str = DEFAULT_CLAP, device: str = "cpu") -> tuple[Any, Any, Any]:
     """(ClapModel, feature extractor, tokenizer) from local files only; ``MetricUnavailable`` if absent."""
-    from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
+    from ..weights import hf_weights_present
 
-    try:
-        network = ClapModel.from_pretrained(model, local_files_only=True).to(device).eval().requires_grad_(False)
-        features = AutoFeatureExtractor.from_pretrained(model, local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
-    except OSError:
+    if not hf_weights_present(model):
         raise MetricUnavailable(
             f"CLAP weights {model!r} are not available locally; fetch them once online with "
             f"`python -c \"from transformers import ClapModel as C; C.from_pretrained('{model}')\"` or pass clap_model= a directory"
-        ) from None
+        )
+    from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
+
+    network = ClapModel.from_pretrained(model, local_files_only=True).to(device).eval().requires_grad_(False)
+    features = AutoFeatureExtractor.from_pretrained(model, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
     return network, features, tokenizer
 
 

@@ -78,8 +78,7 @@ def fad_between(embedder: Embedder, clips: Sequence[Any], reference_clips: Seque
                 fad_inf_points: int = 8, seed: int = 0) -> dict[str, float]:
     evaluated = embed_clips(embedder, [as_clip(c) for c in clips])
     reference = embed_clips(embedder, [as_clip(c) for c in reference_clips])
-    result = {"fad": frechet_distance(evaluated, reference), "frames": float(len(evaluated)),
-              "reference_frames": float(len(reference))}
+    result = {"fad": frechet_distance(evaluated, reference)}
     if len(evaluated) >= MIN_FAD_INF_FRAMES:
         result["fad_inf"], _ = fad_infinity(evaluated, reference, points=fad_inf_points, seed=seed)
     return result

@@ -48,7 +48,6 @@ def blocklist(host: Any, blocked_prompts: Sequence[str] | None = None,
     return {
         "coverage": float(np.mean([is_blocked(host, t) for t in blocked])) if blocked else float("nan"),
         "false_positive_rate": float(np.mean([is_blocked(host, t) for t in allowed])) if allowed else float("nan"),
-        "n_blocked": float(len(blocked)), "n_allowed": float(len(allowed)),
     }
 
 

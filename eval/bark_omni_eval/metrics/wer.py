@@ -42,18 +42,19 @@ def _pocketsphinx() -> Transcriber:
 
 @functools.lru_cache(maxsize=2)
 def _whisper(model: str, device: str) -> Transcriber:
-    import torch
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+    from ..weights import hf_weights_present
 
-    try:
-        processor = WhisperProcessor.from_pretrained(model, local_files_only=True)
-        network = WhisperForConditionalGeneration.from_pretrained(model, local_files_only=True).to(device).eval()
-    except OSError:
+    if not hf_weights_present(model):
         raise MetricUnavailable(
             f"Whisper weights {model!r} are not available locally; fetch them once online with "
             f"`python -c \"from transformers import WhisperForConditionalGeneration as W; W.from_pretrained('{model}')\"` "
             "or pass backend_model= a local directory"
-        ) from None
+        )
+    import torch
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    processor = WhisperProcessor.from_pretrained(model, local_files_only=True)
+    network = WhisperForConditionalGeneration.from_pretrained(model, local_files_only=True).to(device).eval()
 
     def transcribe(audio16k: np.ndarray) -> str:
         features = processor(audio16k, sampling_rate=ASR_RATE, return_tensors="pt").input_features.to(device)

@@ -155,21 +155,23 @@ def test_real_audiocraft_loader_reads_what_we_wrote(tiny_mbd_path):
 # decoding ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mbd_decode(tiny_mbd_path, tiny_host, tiny_models):
+def mbd_decode(tiny_mbd_path, tiny_host, models_with_codebooks):
     def make(**options):
-        return tiny_host.decoder("mbd").load(tiny_models, {"weights": str(tiny_mbd_path), **options})
+        return tiny_host.decoder("mbd").load(models_with_codebooks, {"weights": str(tiny_mbd_path), **options})
 
     return make
 
 
-def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, tiny_models):
+def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, models_with_codebooks):
     from bark_omni.generation import codec_decode
 
-    fine = fine_tokens(40)
+    fine = fine_tokens(24)
     audio = mbd_decode(steps=2)(fine)
-    assert audio.dtype == np.float32 and audio.shape == (40 * 320,)  # 75 Hz frames at 24 kHz
+    assert audio.dtype == np.float32 and audio.shape == (24 * 320,)  # 75 Hz frames at 24 kHz
     assert np.isfinite(audio).all() and audio.std() > 0
-    reference = codec_decode(tiny_models.codec, fine)
+    plain = mbd_decode(steps=2, eq_match=False)
+    assert not np.allclose(plain(fine), plain(fine_tokens(24, seed=1)))  # the tokens condition the diffusion
+    reference = codec_decode(models_with_codebooks.codec, fine)
     assert 0.5 < audio.std() / reference.std() < 2.0  # EQ matching keeps EnCodec's level
     assert np.array_equal(audio, mbd_decode(steps=2)(fine))  # seeded: reproducible
     assert not np.array_equal(audio, mbd_decode(steps=2, seed=1)(fine))
@@ -229,7 +231,19 @@ def test_cli_decoder_steps(tiny_mbd_path, tmp_path, monkeypatch, capsys):
     assert rate == 24_000 and len(audio) % 320 == 0 and len(audio) > 0
     out.unlink()
     with pytest.raises(SystemExit) as info:
-        main(["generate", "--text", "Hello.", "--model", "tiny", "-q", "--decoder", "mbd", "--decoder-steps", "0",
-              "-o", str(out)])
+        main(["generate", "--text", "Hello.", "--model", "tiny", "--seed", "0", "--max-duration", "0.3", "-q",
+              "--decoder", "mbd", "--decoder-steps", "0", "-o", str(out)])
     assert info.value.code != 0 and not out.exists()
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: mbd decoder option steps")
+
+
+def test_plugins_list_shows_mbd_latency(capsys):
+    import json
+
+    from bark_omni.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["plugins", "list", "--json"])
+    assert info.value.code in (0, None)
+    decoders = json.loads(capsys.readouterr().out)["decoders"]
+    assert decoders["mbd"]["latency"] == "slow" and decoders["encodec"]["latency"] == "realtime"

@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 # Keys that only change what is logged or how often state is saved; a run may resume with them changed.
 RESUME_SAFE = ("steps_per_log", "eval_every", "checkpoint_every", "keep_checkpoints", "num_workers", "progress",
-               "probe", "val_max_rows")
+               "probe", "val_max_rows", "cpu_threads")
 
 
 @dataclass
@@ -80,6 +80,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     steps_per_log: int = 10
     num_workers: int = 0
+    cpu_threads: int = 0  # torch threads per process on CPU (0: torch's default; 1 is fastest on a busy machine)
     progress: bool = True
 
     # derived ---------------------------------------------------------------------------------------

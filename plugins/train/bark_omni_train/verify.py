@@ -56,9 +56,9 @@ def _check_image(path: Path, bounds: Bounds) -> tuple[list[str], dict[str, Any]]
 def _check_events(events: list[dict[str, Any]], validators: dict[str, Callable[[Any], None]]) -> list[str]:
     problems = []
     for i, event in enumerate(events):
-        time = event.get("time")
+        time = event.get("time_s", event.get("time"))
         if not isinstance(time, (int, float)) or isinstance(time, bool) or time < 0:
-            problems.append(f"control event {i} needs a time >= 0 (seconds)")
+            problems.append(f"control event {i} needs time_s >= 0 (seconds)")
         kind = event.get("kind")
         if validators and kind not in validators:
             problems.append(f"control event {i} has unknown kind {kind!r} (installed: {', '.join(sorted(validators))})")

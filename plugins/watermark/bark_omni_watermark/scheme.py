@@ -1,7 +1,7 @@
 """A keyed patchwork watermark on STFT magnitudes, with a 16-bit payload and a calibrated detector.
 
-Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of tiles (48 ms x 62.5 Hz) between
-625 Hz and 3.5 kHz: the band survives 16 kHz resampling, low-pass at 4 kHz, high-pass at 500 Hz and speech
+Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of tiles (32 ms x 62.5 Hz) between
+562 Hz and 3.94 kHz: the band survives 16 kHz resampling, low-pass at 4 kHz, high-pass at 500 Hz and speech
 codecs, and a multiplicative change hides under the speech itself. The tile signs come from a PRNG keyed by
 HMAC(key); the pattern repeats every ``PERIOD_TILES`` tiles, so a crop or a shift only moves its phase. A third
 of the pattern is a payload-independent *sync* part used for detection; the rest carries 16 bits, each spread
@@ -29,8 +29,8 @@ from .keys import key_id, keyed_rng
 
 SCHEME = "bark-omni-patchwork-v1"
 PAYLOAD_BITS = 16
-ALPHA = 0.1  # log-amplitude step per tile (+-0.87 dB)
-F_LO, BAND_HZ, N_BANDS = 625.0, 62.5, 46  # 625 Hz .. 3500 Hz
+ALPHA = 0.11  # log-amplitude step per tile (+-0.96 dB)
+F_LO, BAND_HZ, N_BANDS = 562.5, 62.5, 54  # 562.5 Hz .. 3937.5 Hz
 HOP_S, WIN_S = 0.008, 0.032
 TILE_FRAMES, PERIOD_TILES = 4, 24  # 32 ms tiles, pattern period 0.768 s
 SYNC_FRACTION = 1 / 3
@@ -142,6 +142,7 @@ class Detection:
     p_value: float
     payload: int | None
     detected: bool
+    raw_payload: int = 0  # the bits read at the best hypothesis, even when nothing was detected
     bit_confidence: list[float] = field(default_factory=list)
     speed: float = 1.0
     offset_s: float = 0.0
@@ -246,11 +247,17 @@ def _groups(pattern: Pattern) -> _Groups:
     return _Groups(signs=signs, weights=np.sqrt(counts / counts.sum()))
 
 
-def _group_z(sums: np.ndarray, groups: _Groups) -> np.ndarray:
-    """Self-normalised correlation of every group for every hypothesis: (..., groups). ~N(0, 1) without the mark."""
-    num = np.einsum("...pb,gpb->...g", sums, groups.signs)
-    den = np.sqrt(np.einsum("...pb,gpb->...g", sums**2, np.abs(groups.signs)))
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+def _group_z(sums: np.ndarray, groups: _Groups, squares: np.ndarray | None = None) -> np.ndarray:
+    """Self-normalised correlation of every group for every hypothesis: (speeds, offsets, groups); each is
+    ~N(0, 1) on audio without this key's mark, whatever the audio (the signs are independent of it)."""
+    lead = sums.shape[:-2]
+    flat = sums.reshape(-1, PERIOD_TILES * N_BANDS)
+    squares = flat**2 if squares is None else squares
+    signs = groups.signs.reshape(len(groups.weights), -1)
+    num = flat @ signs.T
+    den = np.sqrt(squares @ np.abs(signs).T)
+    z = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return z.reshape(*lead, len(groups.weights))
 
 
 def _statistic(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -280,12 +287,42 @@ def _null_tail(weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
     return grid, log_tail
 
 
+def _saddlepoint_log_tail(u: float, weights: tuple[float, ...]) -> float:
+    """log P(statistic >= u) far in the tail (Lugannani-Rice), where the convolution table loses precision."""
+    from scipy.optimize import brentq
+    from scipy.special import log_ndtr, ndtr
+
+    w0, wk = weights[0], np.array(weights[1:])
+
+    def mills(x: np.ndarray) -> np.ndarray:  # phi(x) / Phi(x), stable for any x
+        return np.exp(-0.5 * x * x - 0.5 * math.log(2 * math.pi) - log_ndtr(x))
+
+    def cgf(t: float) -> float:
+        return 0.5 * t * t * (w0 * w0 + float((wk * wk).sum())) + float((math.log(2.0) + log_ndtr(t * wk)).sum())
+
+    def d1(t: float) -> float:
+        return t * (w0 * w0 + float((wk * wk).sum())) + float((wk * mills(t * wk)).sum())
+
+    def d2(t: float) -> float:
+        m = mills(t * wk)
+        return w0 * w0 + float((wk * wk * (1.0 - t * wk * m - m * m)).sum())
+
+    theta = brentq(lambda t: d1(t) - u, 1e-9, max(4.0 * u, 10.0))
+    r = math.sqrt(max(2.0 * (theta * u - cgf(theta)), 1e-300))
+    lam = theta * math.sqrt(d2(theta))
+    tail = (1.0 - ndtr(r)) + math.exp(-0.5 * r * r) / math.sqrt(2 * math.pi) * (1.0 / lam - 1.0 / r)
+    if tail > 0:
+        return math.log(tail)
+    return float(log_ndtr(-r))  # beyond double precision of the correction: the leading term
+
+
 def _per_hypothesis_log_p(statistic: float, weights: np.ndarray) -> float:
-    grid, log_tail = _null_tail(tuple(float(w) for w in np.round(weights, 6)))
-    if statistic <= grid[-1]:
-        return float(np.interp(statistic, grid, log_tail))
-    slope = (log_tail[-1] - log_tail[-200]) / (grid[-1] - grid[-200])  # Gaussian-like tail: extrapolate
-    return float(log_tail[-1] + slope * (statistic - grid[-1]))
+    key = tuple(float(w) for w in np.round(weights, 6))
+    grid, log_tail = _null_tail(key)
+    value = float(np.interp(statistic, grid, log_tail))
+    if value > -20.0:
+        return value
+    return _saddlepoint_log_tail(statistic, key)
 
 
 def p_value(log_p1: float, hypotheses: int) -> float:
@@ -307,10 +344,11 @@ def _score_of(log_p1: float) -> float:
 def scores(analysis: Analysis, keys: Sequence[bytes]) -> np.ndarray:
     """p-value of each key for one analysis (measures the null distribution cheaply: one analysis, many keys)."""
     sums = _tile_sums(analysis.folded)
+    squares = sums.reshape(-1, PERIOD_TILES * N_BANDS) ** 2
     out = []
     for key in keys:
         groups = _groups(make_pattern(key))
-        best = float(_statistic(_group_z(sums, groups), groups.weights).max())
+        best = float(_statistic(_group_z(sums, groups, squares), groups.weights).max())
         out.append(p_value(_per_hypothesis_log_p(best, groups.weights), analysis.hypotheses))
     return np.array(out)
 
@@ -328,5 +366,5 @@ def detect(audio: np.ndarray, sample_rate: int, key: bytes, threshold: float = 1
     bits = z[s, o, 1:]
     payload = int("".join("1" if b > 0 else "0" for b in bits), 2)
     return Detection(score=_score_of(log_p1), p_value=p, payload=payload if p <= threshold else None,
-                     detected=p <= threshold, bit_confidence=[float(abs(b)) for b in bits],
+                     detected=p <= threshold, raw_payload=payload, bit_confidence=[float(abs(b)) for b in bits],
                      speed=float(analysis.speeds[s]), offset_s=float(o * HOP_S), key_id=key_id(key))

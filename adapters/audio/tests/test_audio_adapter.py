@@ -1,0 +1,95 @@
+"""The reference-audio adapter: conformance, any rate/layout in, clear errors for unusable audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from bark_omni.errors import InvalidInputError
+from bark_omni.testing import check_adapter_conformance
+from bark_omni_audio.loading import load_reference_audio
+from bark_omni_audio.plugin import build
+
+LOAD = dict(min_seconds=1.0, max_seconds=10.0, target_lufs=-23.0)
+
+
+def tone(seconds: float, rate: int, freq: float = 220.0, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def loudness(samples: np.ndarray) -> float:
+    import pyloudnorm
+
+    return pyloudnorm.Meter(24_000).integrated_loudness(samples.astype(np.float64))
+
+
+def test_conformance(tiny_host, tiny_models, tmp_path):
+    path = tmp_path / "voice.wav"
+    sf.write(path, tone(1.2, 16_000), 16_000)
+    check_adapter_conformance(tiny_host.adapters["audio"], tiny_models, samples=[(tone(1.0, 24_000), 24_000), str(path)],
+                              garbage=[np.zeros(48_000), (tone(0.3, 24_000), 24_000), str(tmp_path / "missing.wav")])
+
+
+@pytest.mark.parametrize("rate", [8_000, 22_050, 44_100, 48_000])
+def test_any_rate_becomes_24k_at_target_loudness(rate):
+    out = load_reference_audio((tone(2.0, rate, amplitude=0.02), rate), **LOAD)
+    assert out.dtype == np.float32 and abs(len(out) - 48_000) <= 2
+    assert abs(loudness(out) - (-23.0)) < 0.5
+    assert np.max(np.abs(out)) <= 1.0
+
+
+def test_channels_are_mixed_in_either_layout(tmp_path):
+    left, right = tone(2.0, 24_000, 220), tone(2.0, 24_000, 330)
+    frames_first = load_reference_audio((np.stack([left, right], axis=1), 24_000), **LOAD)
+    channels_first = load_reference_audio((np.stack([left, right], axis=0), 24_000), **LOAD)
+    np.testing.assert_allclose(frames_first, channels_first, atol=1e-6)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([left, right], axis=1), 24_000)
+    np.testing.assert_allclose(load_reference_audio(str(path), **LOAD), frames_first, atol=1e-3)
+
+
+def test_integer_samples_are_scaled():
+    as_int16 = (tone(2.0, 24_000) * 32767).astype(np.int16)
+    np.testing.assert_allclose(load_reference_audio((as_int16, 24_000), **LOAD),
+                               load_reference_audio((tone(2.0, 24_000), 24_000), **LOAD), atol=1e-3)
+
+
+def test_long_audio_is_cut():
+    assert len(load_reference_audio((tone(12.0, 24_000), 24_000), **{**LOAD, "max_seconds": 3.0})) == 72_000
+
+
+@pytest.mark.parametrize("value, message", [
+    ((np.zeros(48_000, np.float32), 24_000), "silent"),
+    ((np.full(48_000, 1e-7, np.float32), 24_000), "silent"),
+    ((tone(0.5, 24_000), 24_000), "at least 1 s"),
+    ((np.array([0.1, np.nan] * 24_000, np.float32), 24_000), "NaN"),
+    ((tone(2.0, 24_000), 0), "sample rate"),
+    ((tone(2.0, 24_000), "fast"), "sample rate"),
+    (tone(2.0, 24_000), "pass \\(array, sample_rate\\)"),
+    ((np.zeros((2, 2, 2)), 24_000), "1-D or"),
+    ((np.array(["a", "b"]), 24_000), "must be numbers"),
+])
+def test_unusable_audio_is_a_clear_error(value, message):
+    with pytest.raises(InvalidInputError, match=message):
+        load_reference_audio(value, **LOAD)
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    with pytest.raises(InvalidInputError, match="cannot read reference audio"):
+        load_reference_audio(str(bad), **LOAD)
+
+
+def test_frames_come_from_the_frozen_codec(tiny_models):
+    adapter = build(tiny_models, d_ctx=16, config={"pool": 5})
+    prepared = adapter.prepare((tone(1.6, 24_000), 24_000))
+    assert prepared.shape == (24, tiny_models.codec.encoder.dimension)  # 1.6 s at 75 Hz / 5
+    assert adapter.frozen_modules()["codec"] is tiny_models.codec
+    assert not any("encoder" in k or "quantizer" in k for k in adapter.state_dict())
+    with torch.no_grad():
+        tokens, mask = adapter([prepared, adapter.prepare((tone(1.0, 24_000), 24_000))])
+    assert tokens.shape == (2, 24, 16) and mask.sum(1).tolist() == [24, 15]

@@ -1,0 +1,81 @@
+"""The image adapter: a frozen CLIP vision tower, then a trainable projection into context tokens.
+
+``tokens="pooled"`` (default) projects CLIP's image embedding into ``n_tokens`` context tokens: the embedding is
+what CLIP aligns with text, so it carries the scene ("a rainy street", "a cathedral") compactly.
+``tokens="patches"`` projects every patch token instead (49 for ViT-B-32), for spatial detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from bark_omni.errors import InvalidInputError
+from bark_omni.fusion import Adapter, pad_tokens
+
+from . import ADAPTER_KIND, ADAPTER_VERSION
+from .encoder import TINY, build_encoder
+from .loading import load_image
+
+REAL_DEFAULT = {"encoder": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"}
+TINY_DEFAULT = {"encoder": TINY, "pretrained": None}
+TOKEN_MODES = ("pooled", "patches")
+
+
+def default_encoder(models: Any) -> dict[str, Any]:
+    """The tiny CLIP for bark-omni's tiny Bark (tests, offline demos); real CLIP for real Bark models."""
+    from bark_omni.tiny import TINY_DIMS
+
+    cfg = models.text.config
+    is_tiny = cfg.n_layer == TINY_DIMS["n_layer"] and cfg.n_embd == TINY_DIMS["n_embd"]
+    return dict(TINY_DEFAULT if is_tiny else REAL_DEFAULT)
+
+
+class ImageAdapter(Adapter):
+    """``prepare(path | PIL image | array)`` -> CLIP features; ``forward`` -> (B, N, d_ctx) tokens and mask.
+
+    Config: ``encoder`` (an open_clip model name, or "tiny"), ``pretrained`` (open_clip's weight tag, read from
+    the local cache only), ``tokens`` ("pooled" or "patches"), ``n_tokens`` (pooled mode, default 4),
+    ``stages`` (default semantic only).
+    """
+
+    modality = "image"
+    kind = ADAPTER_KIND
+    version = ADAPTER_VERSION
+
+    def __init__(self, models: Any, d_ctx: int, config: dict[str, Any] | None = None) -> None:
+        config = dict(config or {})
+        defaults = default_encoder(models) if "encoder" not in config else {}
+        super().__init__(d_ctx, {"tokens": "pooled", "n_tokens": 4, **defaults, **config})
+        cfg = self.config
+        if cfg["tokens"] not in TOKEN_MODES:
+            raise InvalidInputError(f"image adapter: tokens must be one of {', '.join(TOKEN_MODES)}, got {cfg['tokens']!r}")
+        encoder = build_encoder(cfg["encoder"], cfg.get("pretrained"), models.device)
+        self.hold_frozen("visual", encoder.visual)
+        self._transform = encoder.transform
+        if cfg["tokens"] == "patches":
+            if encoder.token_dim is None:
+                raise InvalidInputError(f"open_clip {cfg['encoder']} gives no patch tokens; use tokens='pooled'")
+            self.proj = nn.Sequential(nn.LayerNorm(encoder.token_dim), nn.Linear(encoder.token_dim, d_ctx))
+        else:
+            self.n_tokens = int(cfg["n_tokens"])
+            self.proj = nn.Sequential(nn.LayerNorm(encoder.embed_dim), nn.Linear(encoder.embed_dim, self.n_tokens * d_ctx))
+
+    def prepare(self, value: Any) -> torch.Tensor:
+        image = load_image(value)
+        visual = self._frozen["visual"]
+        pixels = self._transform(image)[None].to(next(visual.parameters()).device)
+        with torch.no_grad():
+            output = visual(pixels)
+        pooled, patches = output if isinstance(output, tuple) else (output, None)
+        return (patches[0] if self.config["tokens"] == "patches" else pooled[0]).detach()
+
+    def forward(self, prepared: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.proj[1].weight.device
+        if self.config["tokens"] == "patches":
+            patches, mask = pad_tokens([p.to(device) for p in prepared])
+            return self.proj(patches), mask
+        tokens = self.proj(torch.stack([p.to(device) for p in prepared])).view(len(prepared), self.n_tokens, self.d_ctx)
+        return tokens, torch.ones(len(prepared), self.n_tokens, dtype=torch.bool, device=device)

@@ -1,0 +1,160 @@
+"""The training objective: Bark's own token cross-entropy through the frozen stages, plus alignment terms.
+
+* cross-entropy of the semantic stage (and optionally the coarse stage), teacher-forced through the frozen
+  GPTs with the fusion block's conditioning between blocks, exactly as generation applies it;
+* InfoNCE between the pooled embeddings of every pair of modalities present in the same rows (paired inputs
+  should land close, unpaired ones apart);
+* a routing term: the router's raw weight of every absent modality is pushed to 0, so a missing input is
+  routed away rather than left at whatever the MLP says.
+
+``FusionObjective`` wraps the trainable ``FusionModel`` as the only submodule (Bark is a plain attribute), so
+DistributedDataParallel sees exactly the weights that train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bark_omni import generation as gen
+from bark_omni.constants import (CODEBOOK_SIZE, COARSE_INFER_TOKEN, SEMANTIC_INFER_TOKEN, SEMANTIC_PAD_TOKEN,
+                                 SEMANTIC_VOCAB_SIZE)
+from bark_omni.fusion import Conditioning, FusionModel
+
+from .examples import Batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bark_omni.models import BarkModels
+
+    from .config import TrainConfig
+
+SEMANTIC_ROWS = slice(0, SEMANTIC_VOCAB_SIZE + 1)  # the tokens plus Bark's end token
+COARSE_ROWS = slice(SEMANTIC_VOCAB_SIZE, SEMANTIC_VOCAB_SIZE + 2 * CODEBOOK_SIZE)
+
+
+@dataclass
+class Outputs:
+    """Per-row losses of one micro-batch (NaN where a row has no target for a stage) and its context."""
+
+    semantic: torch.Tensor | None  # (B,)
+    coarse: torch.Tensor | None  # (B,)
+    present: torch.Tensor  # (B, M) 0/1
+    raw_weights: torch.Tensor | None  # (B, M)
+    pooled: torch.Tensor | None  # (B, M, d_ctx)
+
+
+def presence(fusion: FusionModel, prepared: dict[str, list[Any]], batch_size: int, device: Any) -> torch.Tensor:
+    present = torch.zeros(batch_size, len(fusion.config.modalities), device=device)
+    for modality, values in prepared.items():
+        m = fusion.fusion.index(modality)
+        for i, value in enumerate(values):
+            present[i, m] = float(value is not None)
+    return present
+
+
+def _per_row_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    losses = F.cross_entropy(logits.float().transpose(1, 2), target, ignore_index=-100, reduction="none")
+    counts = (target != -100).sum(1)
+    return torch.where(counts > 0, losses.sum(1) / counts.clamp(min=1), torch.full_like(counts, float("nan"), dtype=losses.dtype))
+
+
+def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, list[Any]],
+                   priorities: Sequence[dict[str, float]], batch: Batch) -> Outputs:
+    """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``."""
+    device = batch.text.device
+    B = batch.text.shape[0]
+    context = fusion.encode(prepared, priorities) if prepared else None
+    conditioning = Conditioning(fusion, context, track_grad=True) if context is not None else None
+    semantic = coarse = None
+    if batch.semantic_target is not None:
+        model = bark.text
+        wte = model.transformer.wte
+        history = torch.full_like(batch.text, SEMANTIC_PAD_TOKEN)
+        infer = torch.full((B, 1), SEMANTIC_INFER_TOKEN, dtype=torch.long, device=device)
+        emb = torch.cat([wte(batch.text) + wte(history), wte(infer), wte(batch.semantic_in)], dim=1)
+        cond = conditioning.for_stage("semantic") if conditioning is not None else None
+        logits = gen.gpt_forward(model, emb, SEMANTIC_ROWS, cond, first=batch.text.shape[1])
+        semantic = _per_row_ce(logits, batch.semantic_target)
+    if batch.coarse_target is not None:
+        model = bark.coarse
+        infer = torch.full((B, 1), COARSE_INFER_TOKEN, dtype=torch.long, device=device)
+        emb = model.transformer.wte(torch.cat([batch.coarse_window, infer, batch.coarse_in], dim=1))
+        cond = conditioning.for_stage("coarse") if conditioning is not None else None
+        logits = gen.gpt_forward(model, emb, COARSE_ROWS, cond, first=batch.coarse_window.shape[1])
+        C = logits.shape[1]
+        logits = logits.view(B, C, 2, CODEBOOK_SIZE)[:, torch.arange(C, device=device), torch.arange(C, device=device) % 2]
+        coarse = _per_row_ce(logits, batch.coarse_target)
+    return Outputs(semantic=semantic, coarse=coarse, present=presence(fusion, prepared, B, device),
+                   raw_weights=None if context is None else context.raw_weights,
+                   pooled=None if context is None else context.pooled)
+
+
+def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) -> torch.Tensor | None:
+    """Symmetric InfoNCE over every pair of modalities, on the rows where both are present (>= 2 rows)."""
+    terms = []
+    M = pooled.shape[1]
+    for a in range(M):
+        for b in range(a + 1, M):
+            rows = (present[:, a] > 0) & (present[:, b] > 0)
+            if int(rows.sum()) < 2:
+                continue
+            za = F.normalize(pooled[rows, a].float(), dim=-1)
+            zb = F.normalize(pooled[rows, b].float(), dim=-1)
+            logits = za @ zb.T / temperature
+            labels = torch.arange(len(za), device=za.device)
+            terms.append((F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2)
+    return torch.stack(terms).mean() if terms else None
+
+
+def routing_loss(raw_weights: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per row: -sum over absent modalities of log(1 - raw weight), i.e. BCE towards 0."""
+    absent = 1.0 - present
+    return -(absent * torch.log1p(-raw_weights.float().clamp(max=1 - 1e-6))).sum(1)
+
+
+@dataclass
+class Normalisers:
+    """Global counts of one optimizer step, so that each process's share sums to the global mean."""
+
+    semantic_rows: int
+    coarse_rows: int
+    rows: int
+    chunks: int
+    world_size: int
+
+
+class FusionObjective(nn.Module):
+    def __init__(self, fusion: FusionModel, bark: BarkModels, config: TrainConfig) -> None:
+        super().__init__()
+        self.fusion = fusion
+        self.bark = bark  # not a Module: Bark's weights stay out of the optimizer and out of DDP
+        self.config = config
+
+    def forward(self, prepared: dict[str, list[Any]], priorities: list[dict[str, float]], batch: Batch,
+                norm: Normalisers) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch)
+        zero = next(self.fusion.parameters()).new_zeros(())
+        parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "routing": zero}
+        if out.semantic is not None:
+            parts["ce_semantic"] = torch.nansum(out.semantic) / max(norm.semantic_rows, 1)
+        if out.coarse is not None:
+            parts["ce_coarse"] = torch.nansum(out.coarse) / max(norm.coarse_rows, 1)
+        if out.pooled is not None and cfg.contrastive_weight > 0:
+            nce = info_nce(out.pooled, out.present, cfg.contrastive_temperature)
+            if nce is not None:
+                parts["nce"] = nce / norm.chunks
+        if out.raw_weights is not None and cfg.routing_weight > 0:
+            parts["routing"] = routing_loss(out.raw_weights, out.present).sum() / max(norm.rows, 1)
+        total = (parts["ce_semantic"] + cfg.coarse_weight * parts["ce_coarse"] + cfg.contrastive_weight * parts["nce"]
+                 + cfg.routing_weight * parts["routing"])
+        # Every trainable weight joins the graph (with zero gradient when unused this step: dropped modality,
+        # unconditioned stage), so DDP's all-reduce sees the same parameters on every process.
+        total = total + 0.0 * sum(p.reshape(-1)[0] for p in self.fusion.parameters())
+        # DDP averages gradients over processes; scaling by the world size turns that average into the sum
+        # of every process's share of the global mean.
+        return {"loss": total * norm.world_size, **{k: v.detach() for k, v in parts.items()}}

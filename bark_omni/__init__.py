@@ -29,6 +29,18 @@ __version__ = "0.1.0"
 _LAZY = {"generate_audio": "api", "generate": "api", "load_models": "models"}
 
 
+def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3) -> Any:
+    """Check ``audio`` for the bark-omni watermark: a ``Detection`` with ``score``, calibrated ``p_value``,
+    ``payload`` (16 bits, None unless detected) and ``detected`` (p-value <= ``threshold``). Needs the
+    bark-omni-watermark plugin; ``key`` defaults to ``$BARK_OMNI_WATERMARK_KEY`` or the public key."""
+    try:
+        from bark_omni_watermark import detect_watermark as detect
+    except ImportError:
+        raise MissingPluginError("detect_watermark needs the watermark plugin; install it with: "
+                                 "pip install bark-omni-watermark") from None
+    return detect(audio, sample_rate, key=key, threshold=threshold)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
@@ -41,5 +53,5 @@ __all__ = [
     "SAMPLE_RATE", "AdapterSpec", "BarkOmniError", "CheckpointError", "ControlKind", "DecoderSpec",
     "GenerationRequest", "GenerationResult", "Host", "InvalidInputError", "MetricSpec", "MissingPluginError",
     "ModalityBundle", "ModelFormat", "ModelNotFoundError", "PluginError", "PromptError", "RequestBlocked",
-    "UnsafeCheckpointError", "Verdict", "generate", "generate_audio", "hookimpl", "load_models",
+    "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate", "generate_audio", "hookimpl", "load_models",
 ]

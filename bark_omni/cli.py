@@ -86,11 +86,19 @@ def generate(
     decoder: str = typer.Option("encodec", help="Decoder plugin (see `bark-omni plugins list`)."),
     decoder_steps: Optional[int] = typer.Option(None, help="Diffusion steps of a diffusion decoder (mbd); fewer is faster."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    no_guardrails: bool = typer.Option(False, "--no-guardrails", help="Skip the prompt guardrails (warns)."),
+    no_watermark: bool = typer.Option(False, "--no-watermark", help="Do not watermark the output (warns)."),
+    no_manifest: bool = typer.Option(False, "--no-manifest", help="Do not write the provenance manifest beside it."),
 ) -> None:
-    """Generate speech (or sound) and write it to a WAV file."""
+    """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
+    import secrets
+
     from .api import build_request, generate as run
     from .modality import ModalityBundle
 
+    host = _generation_host(no_guardrails, no_watermark, no_manifest)
+    if seed is None:  # a drawn seed keeps every run replayable from its manifest
+        seed = secrets.randbelow(2**31)
     options: dict[str, Any] = {}
     if max_duration is not None:
         options["max_gen_duration_s"] = max_duration
@@ -98,14 +106,34 @@ def generate(
                             model=model, decoder=decoder, options=options)
     decoder_options = {"steps": decoder_steps} if decoder_steps is not None else None
     if quiet:
-        result = run(request, decoder_options=decoder_options)
+        result = run(request, host=host, decoder_options=decoder_options)
     else:
         display, report = rich_progress()
         with display:
-            result = run(request, decoder_options=decoder_options, progress=report)
+            result = run(request, host=host, decoder_options=decoder_options, progress=report)
     write_wav(output, result.audio, result.sample_rate)
+    result.extras.update(decoder_options=decoder_options or {}, plugins=sorted(host.plugins))
+    host.pm.hook.audio_written(path=output, request=request, result=result)
     seconds = len(result.audio) / result.sample_rate
-    err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz)")
+    err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
+
+
+def _generation_host(no_guardrails: bool, no_watermark: bool, no_manifest: bool) -> Any:
+    """The default host, or one without the safety plugins the user explicitly switched off (with a warning)."""
+    import warnings
+
+    from .host import Host, default_host
+
+    block = [name for name, off in (("guardrails", no_guardrails), ("watermark", no_watermark),
+                                    ("provenance", no_manifest)) if off]
+    if not block:
+        return default_host()
+    for name in block:
+        if name != "provenance":
+            err(f"warning: {name} switched off by --no-{name}; see docs/responsible-use.md")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the line above already said it
+        return Host(block=block)
 
 
 @plugins_app.command("list")

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
-from typing import Callable, Iterator, Protocol
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -55,6 +56,10 @@ class Conditioning(Protocol):
     layers: frozenset[int]
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor: ...
+
+    def select(self, index: torch.Tensor) -> Conditioning:
+        """The conditioning of batch rows ``index`` only (batched loops call it when rows finish)."""
+        ...
 
 
 # text ------------------------------------------------------------------------------------------------
@@ -104,6 +109,12 @@ class KVCache:
 
     def reset(self) -> None:
         self.length = 0
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep only the batch rows ``index`` (a batched loop drops rows that finished)."""
+        if self.keys is not None:
+            self.keys, self.values = self.keys[:, index], self.values[:, index]
+        self.batch = len(index)
 
 
 def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache | None, layer: int, start: int) -> torch.Tensor:
@@ -242,36 +253,87 @@ def generate_semantic(
     progress: Progress | None = None,
 ) -> np.ndarray:
     """Semantic tokens for ``text_tokens`` (from ``encode_text``), as ``generate_text_semantic`` with KV caching."""
+    return generate_semantic_batch(
+        model, [text_tokens], [semantic_history], temp=temp, top_k=top_k, top_p=top_p, min_eos_p=min_eos_p,
+        max_gen_duration_s=max_gen_duration_s, allow_early_stop=allow_early_stop, generators=[generator],
+        conditioning=conditioning, progress=progress,
+    )[0]
+
+
+def _semantic_prefix(text_tokens: np.ndarray, semantic_history: np.ndarray | None) -> np.ndarray:
+    """The 513 input ids of the semantic stage: text, history (summed with it in the embedding), infer token."""
     if semantic_history is not None:
         history = semantic_history.astype(np.int64)[-256:]
         history = np.pad(history, (0, 256 - len(history)), constant_values=SEMANTIC_PAD_TOKEN, mode="constant")
     else:
         history = np.array([SEMANTIC_PAD_TOKEN] * 256)
+    return np.hstack([text_tokens, history, np.array([SEMANTIC_INFER_TOKEN])]).astype(np.int64)
+
+
+def generate_semantic_batch(
+    model: torch.nn.Module,
+    text_tokens: Sequence[np.ndarray],
+    semantic_histories: Sequence[np.ndarray | None] | None = None,
+    *,
+    temp: float = 0.7,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_eos_p: float | None = 0.2,
+    max_gen_duration_s: float | None = None,
+    allow_early_stop: bool = True,
+    generators: Sequence[torch.Generator | None] | None = None,
+    conditioning: Conditioning | None = None,
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
+    """``generate_semantic`` for B rows at once: one forward per step for all rows still running, each row
+    sampled with its own generator (so a seeded row draws what it draws alone). A row that ends is dropped from
+    the batch (its cache rows and conditioning rows too); the stage ends when every row has."""
+    B = len(text_tokens)
+    histories = list(semantic_histories) if semantic_histories is not None else [None] * B
+    generators = list(generators) if generators is not None else [None] * B
     device = _device_of(model)
-    prefix = torch.from_numpy(np.hstack([text_tokens, history, np.array([SEMANTIC_INFER_TOKEN])]).astype(np.int64))[None]
+    prefix = torch.from_numpy(np.stack([_semantic_prefix(t, h) for t, h in zip(text_tokens, histories)]))
     rows = slice(0, SEMANTIC_VOCAB_SIZE + 1 if allow_early_stop else SEMANTIC_VOCAB_SIZE)
     wte = model.transformer.wte
-    out: list[int] = []
+    out: list[list[int]] = [[] for _ in range(B)]
+    active = list(range(B))  # batch position -> row, for the rows still running
     with inference_context(device):
         prefix = prefix.to(device)
-        cache = KVCache(model)
+        cache = KVCache(model, batch=B)
         tok_emb = torch.cat([wte(prefix[:, :256]) + wte(prefix[:, 256:512]), wte(prefix[:, 512:])], dim=1)
         duration = 0.0
         for n in range(MAX_SEMANTIC_STEPS):
-            logits = gpt_step(model, tok_emb, cache, rows, conditioning)[0]
-            item, probs = sample_next(logits, temp, top_k, top_p, generator)
-            if allow_early_stop and (
-                item == SEMANTIC_VOCAB_SIZE or (min_eos_p is not None and probs[-1] >= min_eos_p)
-            ):
+            logits = gpt_step(model, tok_emb, cache, rows, conditioning)
+            keep, items = [], []
+            for j, row in enumerate(active):
+                item, probs = sample_next(logits[j], temp, top_k, top_p, generators[row])
+                if allow_early_stop and (
+                    item == SEMANTIC_VOCAB_SIZE or (min_eos_p is not None and probs[-1] >= min_eos_p)
+                ):
+                    continue
+                out[row].append(int(item))
+                keep.append(j)
+                items.append(item)
+            if not keep:
                 break
-            out.append(int(item))
             duration += 1 / SEMANTIC_RATE_HZ
             if max_gen_duration_s is not None and duration > max_gen_duration_s:
                 break
             _report(progress, "semantic", n + 1, MAX_SEMANTIC_STEPS)
-            tok_emb = wte(item[None])
+            if len(keep) < len(active):
+                conditioning = _drop_finished(keep, cache, conditioning, device)
+                active = [active[j] for j in keep]
+            tok_emb = wte(torch.stack(items))  # (b, 1): each item has shape [1]
     _report(progress, "semantic", MAX_SEMANTIC_STEPS, MAX_SEMANTIC_STEPS)
-    return np.array(out, dtype=np.int64)
+    return [np.array(tokens, dtype=np.int64) for tokens in out]
+
+
+def _drop_finished(keep: list[int], cache: KVCache, conditioning: Conditioning | None,
+                   device: torch.device) -> Conditioning | None:
+    """Shrink a batched loop's state to the batch positions ``keep``."""
+    index = torch.tensor(keep, device=device)
+    cache.select(index)
+    return conditioning.select(index) if conditioning is not None else None
 
 
 # stage 2: semantic -> coarse -------------------------------------------------------------------------
@@ -315,53 +377,134 @@ def generate_coarse(
     """Coarse codes (2 x T) for ``semantic``, as ``generate_coarse`` with KV caching: windows of
     ``sliding_window_len`` steps, each re-prefilled with up to 256 semantic and ``max_coarse_history`` coarse
     tokens of context. ``history`` is ``coarse_history(...)`` of a voice prompt."""
+    return generate_coarse_batch(
+        model, [semantic], [history], temp=temp, top_k=top_k, top_p=top_p, max_coarse_history=max_coarse_history,
+        sliding_window_len=sliding_window_len, generators=[generator], conditioning=conditioning, progress=progress,
+    )[0]
+
+
+@dataclass
+class _CoarseRow:
+    """One row of a batched coarse stage: its semantic input, the coarse tokens so far, how many to make."""
+
+    semantic_in: torch.Tensor  # (1, n) history + semantic tokens
+    tokens: list[int]  # coarse history, then what is generated
+    n_history: int  # coarse history length
+    base_semantic_idx: int  # semantic history length
+    n_steps: int
+    generator: torch.Generator | None
+
+
+def _coarse_rows(semantics: Sequence[np.ndarray], histories: Sequence[tuple[np.ndarray, np.ndarray] | None],
+                 generators: Sequence[torch.Generator | None], device: torch.device) -> list[_CoarseRow]:
+    rows = []
+    for i, (semantic, history, generator) in enumerate(zip(semantics, histories, generators)):
+        hist_semantic, hist_coarse = history if history is not None else (np.array([], np.int32), np.array([], np.int32))
+        n_steps = int(round(np.floor(len(semantic) * SEMANTIC_TO_COARSE_RATIO / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS))
+        if n_steps <= 0:
+            which = f" (row {i})" if len(semantics) > 1 else ""
+            raise InvalidInputError(f"too few semantic tokens to make any audio{which}; give more text or a longer duration")
+        x_semantic = np.hstack([hist_semantic, semantic]).astype(np.int32)
+        rows.append(_CoarseRow(torch.from_numpy(x_semantic)[None].to(device), hist_coarse.astype(np.int64).tolist(),
+                               len(hist_coarse), len(hist_semantic), n_steps, generator))
+    return rows
+
+
+def generate_coarse_batch(
+    model: torch.nn.Module,
+    semantics: Sequence[np.ndarray],
+    histories: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
+    *,
+    temp: float = 0.7,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    max_coarse_history: int = 630,
+    sliding_window_len: int = 60,
+    generators: Sequence[torch.Generator | None] | None = None,
+    conditioning: Conditioning | None = None,
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
+    """``generate_coarse`` for B rows. Rows whose voice prompts have the same history length share every
+    window's layout and run as one batch (each sampled with its own generator, dropped when done); rows with
+    other history lengths run as further batches, so no row is ever padded or masked."""
     if not 60 <= max_coarse_history <= 630:
         raise InvalidInputError(f"max_coarse_history must lie in 60..630, got {max_coarse_history}")
     if max_coarse_history + sliding_window_len > 1024 - 256:
         raise InvalidInputError("max_coarse_history + sliding_window_len must not exceed 768")
-    max_semantic_history = int(np.floor(max_coarse_history / SEMANTIC_TO_COARSE_RATIO))
-    hist_semantic, hist_coarse = history if history is not None else (np.array([], np.int32), np.array([], np.int32))
-    n_steps = int(round(np.floor(len(semantic) * SEMANTIC_TO_COARSE_RATIO / N_COARSE_CODEBOOKS) * N_COARSE_CODEBOOKS))
-    if n_steps <= 0:
-        raise InvalidInputError("too few semantic tokens to make any audio; give more text or a longer duration")
-    x_semantic = np.hstack([hist_semantic, semantic]).astype(np.int32)
-    coarse_tokens: list[int] = hist_coarse.astype(np.int64).tolist()
-    base_semantic_idx = len(hist_semantic)
+    B = len(semantics)
     device = _device_of(model)
-    wte = model.transformer.wte
-    n_windows = int(np.ceil(n_steps / sliding_window_len))
+    rows = _coarse_rows(semantics, list(histories) if histories is not None else [None] * B,
+                        list(generators) if generators is not None else [None] * B, device)
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(row.base_semantic_idx, []).append(i)
+    total = sum(row.n_steps for row in rows)
+    done = 0
     with inference_context(device):
-        semantic_in = torch.from_numpy(x_semantic)[None].to(device)
-        cache = KVCache(model)
-        n_step = 0
-        for _ in range(n_windows):
-            semantic_idx = base_semantic_idx + int(round(n_step / SEMANTIC_TO_COARSE_RATIO))
-            window = semantic_in[:, max(0, semantic_idx - max_semantic_history):][:, :256]
-            window = F.pad(window, (0, 256 - window.shape[-1]), "constant", COARSE_SEMANTIC_PAD_TOKEN)
-            context = coarse_tokens[-max_coarse_history:] if coarse_tokens else []
-            x_in = torch.hstack([
-                window,
-                torch.tensor([COARSE_INFER_TOKEN])[None].to(device),
-                torch.tensor(context, dtype=torch.int64, device=device)[None],
-            ])
-            cache.reset()
-            tok_emb = wte(x_in)
-            for _ in range(sliding_window_len):
-                if n_step >= n_steps:
-                    break
-                offset = SEMANTIC_VOCAB_SIZE + (n_step % N_COARSE_CODEBOOKS) * CODEBOOK_SIZE
-                logits = gpt_step(model, tok_emb, cache, slice(offset, offset + CODEBOOK_SIZE), conditioning)[0]
-                item, _ = sample_next(logits, temp, top_k, top_p, generator)
-                item = item + offset
-                coarse_tokens.append(int(item))
-                tok_emb = wte(item[None])
-                n_step += 1
-            _report(progress, "coarse", n_step, n_steps)
-    generated = np.array(coarse_tokens[len(hist_coarse):], dtype=np.int64)
-    codes = generated.reshape(-1, N_COARSE_CODEBOOKS).T - SEMANTIC_VOCAB_SIZE
-    for n in range(1, N_COARSE_CODEBOOKS):
-        codes[n, :] -= n * CODEBOOK_SIZE
+        for members in groups.values():
+            group_conditioning = conditioning
+            if conditioning is not None and len(members) < B:
+                group_conditioning = conditioning.select(torch.tensor(members, device=device))
+            for steps in _coarse_group(model, [rows[i] for i in members], temp, top_k, top_p, max_coarse_history,
+                                       sliding_window_len, group_conditioning):
+                done += steps
+                _report(progress, "coarse", done, total)
+    codes = []
+    for row in rows:
+        generated = np.array(row.tokens[row.n_history:], dtype=np.int64)
+        row_codes = generated.reshape(-1, N_COARSE_CODEBOOKS).T - SEMANTIC_VOCAB_SIZE
+        for n in range(1, N_COARSE_CODEBOOKS):
+            row_codes[n, :] -= n * CODEBOOK_SIZE
+        codes.append(row_codes)
     return codes
+
+
+def _coarse_group(model: torch.nn.Module, rows: list[_CoarseRow], temp: float, top_k: int | None, top_p: float | None,
+                  max_coarse_history: int, sliding_window_len: int,
+                  conditioning: Conditioning | None) -> Iterator[int]:
+    """Run rows with one window layout in lockstep; yield the number of tokens made after each window."""
+    max_semantic_history = int(np.floor(max_coarse_history / SEMANTIC_TO_COARSE_RATIO))
+    device = rows[0].semantic_in.device
+    wte = model.transformer.wte
+    cache = KVCache(model, batch=len(rows))
+    active = list(range(len(rows)))
+    n_step = 0
+    while active:
+        semantic_idx = rows[0].base_semantic_idx + int(round(n_step / SEMANTIC_TO_COARSE_RATIO))
+        windows, contexts = [], []
+        for r in active:
+            window = rows[r].semantic_in[:, max(0, semantic_idx - max_semantic_history):][:, :256]
+            windows.append(F.pad(window, (0, 256 - window.shape[-1]), "constant", COARSE_SEMANTIC_PAD_TOKEN))
+            contexts.append(rows[r].tokens[-max_coarse_history:] if rows[r].tokens else [])
+        x_in = torch.hstack([
+            torch.cat(windows),
+            torch.full((len(active), 1), COARSE_INFER_TOKEN, dtype=torch.int64, device=device),
+            torch.tensor(contexts, dtype=torch.int64, device=device).view(len(active), -1),
+        ])
+        cache.reset()
+        tok_emb = wte(x_in)
+        made = 0
+        for _ in range(sliding_window_len):
+            offset = SEMANTIC_VOCAB_SIZE + (n_step % N_COARSE_CODEBOOKS) * CODEBOOK_SIZE
+            logits = gpt_step(model, tok_emb, cache, slice(offset, offset + CODEBOOK_SIZE), conditioning)
+            items = []
+            for j, r in enumerate(active):
+                item, _ = sample_next(logits[j], temp, top_k, top_p, rows[r].generator)
+                item = item + offset
+                rows[r].tokens.append(int(item))
+                items.append(item)
+            made += len(active)
+            n_step += 1
+            keep = [j for j, r in enumerate(active) if n_step < rows[r].n_steps]
+            if len(keep) < len(active):
+                if not keep:
+                    active = []
+                    break
+                conditioning = _drop_finished(keep, cache, conditioning, device)
+                active = [active[j] for j in keep]
+                items = [items[j] for j in keep]
+            tok_emb = wte(torch.stack(items))  # (b, 1): each item has shape [1]
+        yield made
 
 
 # stage 3: coarse -> fine -----------------------------------------------------------------------------
@@ -377,8 +520,21 @@ def generate_fine(
 ) -> np.ndarray:
     """All 8 codebooks (8 x T) from the coarse ones, as ``generate_fine``: non-causal windows of 1024 frames
     with stride 512 and up to 512 frames of history; ``temp=None`` takes the argmax."""
+    return generate_fine_batch(model, [coarse], [fine_history], temp=temp, generators=[generator], progress=progress)[0]
+
+
+@dataclass
+class _FineRow:
+    buf: torch.Tensor  # (T, 8) history, coarse codes and padding; filled in place
+    n_history: int
+    n_remove_from_end: int
+    n_loops: int
+    generator: torch.Generator | None
+
+
+def _fine_row(coarse: np.ndarray, fine_history: np.ndarray | None, generator: torch.Generator | None,
+              device: torch.device) -> _FineRow:
     n_coarse = coarse.shape[0]
-    device = _device_of(model)
     in_arr = np.vstack([coarse, np.zeros((N_FINE_CODEBOOKS - n_coarse, coarse.shape[1])) + CODEBOOK_SIZE]).astype(np.int32)
     n_history = 0
     if fine_history is not None:
@@ -390,32 +546,59 @@ def generate_fine(
         n_remove_from_end = 1024 - in_arr.shape[1]
         in_arr = np.hstack([in_arr, np.zeros((N_FINE_CODEBOOKS, n_remove_from_end), dtype=np.int32) + CODEBOOK_SIZE])
     n_loops = np.max([0, int(np.ceil((coarse.shape[1] - (1024 - n_history)) / 512))]) + 1
+    return _FineRow(torch.tensor(in_arr.T).to(device), n_history, n_remove_from_end, int(n_loops), generator)
+
+
+def generate_fine_batch(
+    model: torch.nn.Module,
+    coarses: Sequence[np.ndarray],
+    fine_histories: Sequence[np.ndarray | None] | None = None,
+    *,
+    temp: float | None = 0.5,
+    generators: Sequence[torch.Generator | None] | None = None,
+    progress: Progress | None = None,
+) -> list[np.ndarray]:
+    """``generate_fine`` for B rows: window ``n`` of every row that has one goes through the model together;
+    each row draws with its own generator, position by position, as Bark draws."""
+    B = len(coarses)
+    n_coarse = coarses[0].shape[0]
+    if any(c.shape[0] != n_coarse for c in coarses):
+        raise InvalidInputError("every row of a batch needs the same number of coarse codebooks")
+    device = _device_of(model)
+    histories = list(fine_histories) if fine_histories is not None else [None] * B
+    generators = list(generators) if generators is not None else [None] * B
     with inference_context(device):
-        buf = torch.tensor(in_arr.T).to(device)
+        rows = [_fine_row(c, h, g, device) for c, h, g in zip(coarses, histories, generators)]
+        n_loops = max(row.n_loops for row in rows)
         for n in range(n_loops):
-            start_idx = np.min([n * 512, buf.shape[0] - 1024])
-            start_fill_idx = np.min([n_history + n * 512, buf.shape[0] - 512])
-            rel = start_fill_idx - start_idx
-            window = buf[start_idx:start_idx + 1024, :][None]
+            running = [row for row in rows if n < row.n_loops]
+            starts = [int(np.min([n * 512, row.buf.shape[0] - 1024])) for row in running]
+            fills = [int(np.min([row.n_history + n * 512, row.buf.shape[0] - 512])) for row in running]
+            rels = [fill - start for start, fill in zip(starts, fills)]
+            window = torch.stack([row.buf[start:start + 1024, :] for row, start in zip(running, starts)])
             for nn in range(n_coarse, N_FINE_CODEBOOKS):
                 logits = model(nn, window)
-                if temp is None:
-                    preds = torch.argmax(logits[0, rel:, :CODEBOOK_SIZE], -1)
-                else:
-                    probs = F.softmax(logits[0, :, :CODEBOOK_SIZE] / temp, dim=-1)
-                    # one draw per position, in order, as Bark draws them (a batched draw differs)
-                    preds = torch.hstack([
-                        torch.multinomial(probs[i], num_samples=1, generator=generator) for i in range(rel, 1024)
-                    ])
-                window[0, rel:, nn] = preds
-            for nn in range(n_coarse, N_FINE_CODEBOOKS):
-                buf[start_fill_idx:start_fill_idx + (1024 - rel), nn] = window[0, rel:, nn]
+                for j, (row, rel) in enumerate(zip(running, rels)):
+                    if temp is None:
+                        preds = torch.argmax(logits[j, rel:, :CODEBOOK_SIZE], -1)
+                    else:
+                        probs = F.softmax(logits[j, :, :CODEBOOK_SIZE] / temp, dim=-1)
+                        # one draw per position, in order, as Bark draws them (a batched draw differs)
+                        preds = torch.hstack([
+                            torch.multinomial(probs[i], num_samples=1, generator=row.generator) for i in range(rel, 1024)
+                        ])
+                    window[j, rel:, nn] = preds
+            for j, (row, rel, fill) in enumerate(zip(running, rels, fills)):
+                row.buf[fill:fill + (1024 - rel), n_coarse:] = window[j, rel:, n_coarse:]
             _report(progress, "fine", n + 1, n_loops)
-        fine = buf.detach().cpu().numpy().squeeze().T
-    fine = fine[:, n_history:]
-    if n_remove_from_end > 0:
-        fine = fine[:, :-n_remove_from_end]
-    return fine
+        fines = [row.buf.detach().cpu().numpy().squeeze().T for row in rows]
+    out = []
+    for row, fine in zip(rows, fines):
+        fine = fine[:, row.n_history:]
+        if row.n_remove_from_end > 0:
+            fine = fine[:, :-row.n_remove_from_end]
+        out.append(fine)
+    return out
 
 
 # decoding --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bark_omni_watermark import scheme, speech
-    from bark_omni_watermark.robustness import robustness
+    from bark_omni_watermark.measure import robustness
 
     start = time.perf_counter()
     clips = speech.corpus(args.clips, 24000, seed=args.seed)

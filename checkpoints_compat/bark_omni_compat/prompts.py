@@ -250,7 +250,8 @@ def encode_audio(codec: Any, samples: np.ndarray) -> np.ndarray:
 
     device = next(codec.parameters()).device
     wav = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None, None].to(device)
-    frames = codec.encode(wav)
+    with torch.inference_mode():  # codes are discrete: no need for decode's bit-exact (graph-mode) kernels
+        frames = codec.encode(wav)
     codes = torch.cat([code for code, _ in frames], dim=-1)[0].cpu().numpy().astype(np.int64)
     if codes.shape[0] != N_FINE_CODEBOOKS:
         raise PromptError(f"the codec gave {codes.shape[0]} codebooks, Bark needs {N_FINE_CODEBOOKS}; "

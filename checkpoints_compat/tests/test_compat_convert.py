@@ -15,12 +15,6 @@ from bark_omni_compat.converted import MANIFEST, convert_model, load
 STAGES = ("text", "coarse", "fine")
 
 
-@pytest.fixture(scope="module")
-def converted_tiny(tmp_path_factory, legacy_suno_dir, compat_host):
-    target = tmp_path_factory.mktemp("conv") / "tiny-converted"
-    return target, convert_model(legacy_suno_dir, target, compat_host)
-
-
 def fingerprint(weights) -> str:
     return fingerprint_modules({s: getattr(weights, s) for s in STAGES})
 
@@ -39,10 +33,8 @@ def test_round_trip_keeps_every_tensor(converted_tiny, tiny_bark, compat_host, t
         assert (tmp_path / "again" / name).read_bytes() == (target / name).read_bytes()
 
 
-def test_transformers_model_converts_with_its_fingerprint(hf_bark, compat_host, tmp_path, compat):
-    from bark_omni_compat.transformers_bark import load as load_transformers
-
-    original = load_transformers(hf_bark[0], "cpu")
+def test_transformers_model_converts_with_its_fingerprint(hf_bark, hf_loaded, compat_host, tmp_path, compat):
+    original = hf_loaded
     manifest = convert_model(hf_bark[0], tmp_path / "hf-converted", compat_host)
     loaded = load(tmp_path / "hf-converted", "cpu")
     for stage in STAGES:

@@ -19,8 +19,8 @@ TOL = {"atol": 2e-5, "rtol": 1e-4}
 
 
 @pytest.fixture(scope="module")
-def loaded(hf_bark):
-    return load(hf_bark[0], "cpu")
+def loaded(hf_loaded):
+    return hf_loaded
 
 
 @pytest.mark.parametrize("stage, hf_name, vocab", [("text", "semantic", 129_600), ("coarse", "coarse_acoustics", 12_096)])

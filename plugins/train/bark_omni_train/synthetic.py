@@ -87,8 +87,8 @@ def motifs(n_classes: int, seed: int, length: int = 4) -> np.ndarray:
 
 
 def make_dataset(out: Path, *, classes: int = 4, per_class: int = 48, val_per_class: int = 8, tokens: int = 48,
-                 seed: int = 0, targets: str = "pattern") -> Path:
-    """Write images, audio and ``manifest.jsonl`` under ``out``; returns the manifest path."""
+                 seed: int = 0, targets: str = "pattern", audio: bool = True) -> Path:
+    """Write images, audio (unless ``audio=False``) and ``manifest.jsonl`` under ``out``; returns the manifest."""
     import soundfile as sf
 
     from bark_omni.cli import atomic_output
@@ -101,7 +101,8 @@ def make_dataset(out: Path, *, classes: int = 4, per_class: int = 48, val_per_cl
         raise DataError(f"val_per_class must lie in 1..{per_class - 1}")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
+    if audio:
+        (out / "audio").mkdir(parents=True, exist_ok=True)
     names = class_names(classes)
     patterns = motifs(classes, seed)
     duration = tokens / 49.9 + 0.1
@@ -113,13 +114,14 @@ def make_dataset(out: Path, *, classes: int = 4, per_class: int = 48, val_per_cl
             image_path = out / "images" / f"{ident}.png"
             draw_shape(colour, shape, rng).save(image_path)
             events = beat_events(k, classes, duration, rng)
-            sf.write(out / "audio" / f"{ident}.wav", click_track(events, k, duration, rng), SAMPLE_RATE, subtype="PCM_16")
             row: dict[str, Any] = {
                 "id": ident, "split": "val" if i < val_per_class else "train",
                 "domain": "music" if k % 2 else "foley", "caption": f"a {colour} {shape}",
-                "image": f"images/{ident}.png", "audio": f"audio/{ident}.wav", "control_events": events,
-                "label": f"{colour}-{shape}",
+                "image": f"images/{ident}.png", "control_events": events, "label": f"{colour}-{shape}",
             }
+            if audio:
+                sf.write(out / "audio" / f"{ident}.wav", click_track(events, k, duration, rng), SAMPLE_RATE, subtype="PCM_16")
+                row["audio"] = f"audio/{ident}.wav"
             if targets == "pattern":
                 phase = int(rng.integers(4))
                 row["semantic"] = [int(patterns[k][(phase + j) % 4]) for j in range(tokens)]

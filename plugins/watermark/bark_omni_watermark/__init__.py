@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from .robustness import RobustnessReport
+    from .measure import RobustnessReport
     from .scheme import Detection
 
 __version__ = "0.1.0"
@@ -37,8 +37,8 @@ def detect_watermark(audio: np.ndarray, sample_rate: int, key: str | bytes | Non
 
 
 def robustness(clips: Any, sample_rate: int, **options: Any) -> RobustnessReport:
-    """Detection rate, measured false-positive rate and bit accuracy after each attack; see ``robustness``."""
-    from .robustness import robustness as run
+    """Detection rate, measured false-positive rate and bit accuracy after each attack; see ``measure``."""
+    from .measure import robustness as run
 
     return run(clips, sample_rate, **options)
 

@@ -229,7 +229,7 @@ def _tile_sums(folded: np.ndarray) -> np.ndarray:
     cum = np.concatenate([np.zeros((n_speeds, 1, n_bands)), np.cumsum(tripled, axis=1)], axis=1)
     offsets = np.arange(period)[:, None]
     starts = (np.arange(PERIOD_TILES)[None, :] * TILE_FRAMES - offsets) % period + period
-    return cum[:, starts + TILE_FRAMES] - cum[:, starts]
+    return np.ascontiguousarray(cum[:, starts + TILE_FRAMES] - cum[:, starts])
 
 
 @dataclass(frozen=True)
@@ -245,19 +245,6 @@ def _groups(pattern: Pattern) -> _Groups:
     signs = np.stack([pattern.signs * m for m in masks])
     counts = np.array([m.sum() for m in masks], dtype=np.float64)
     return _Groups(signs=signs, weights=np.sqrt(counts / counts.sum()))
-
-
-def _group_z(sums: np.ndarray, groups: _Groups, squares: np.ndarray | None = None) -> np.ndarray:
-    """Self-normalised correlation of every group for every hypothesis: (speeds, offsets, groups); each is
-    ~N(0, 1) on audio without this key's mark, whatever the audio (the signs are independent of it)."""
-    lead = sums.shape[:-2]
-    flat = sums.reshape(-1, PERIOD_TILES * N_BANDS)
-    squares = flat**2 if squares is None else squares
-    signs = groups.signs.reshape(len(groups.weights), -1)
-    num = flat @ signs.T
-    den = np.sqrt(squares @ np.abs(signs).T)
-    z = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    return z.reshape(*lead, len(groups.weights))
 
 
 def _statistic(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -341,6 +328,27 @@ def _score_of(log_p1: float) -> float:
     return math.sqrt(-2.0 * log_p1)
 
 
+CANDIDATES = 16  # hypotheses (by sync correlation) that get the full payload-aware statistic
+
+
+def _best(sums: np.ndarray, groups: _Groups, squares: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """The best statistic, its hypothesis (flat index) and group correlations. The sync correlation is
+    computed for every hypothesis; the full statistic only for the CANDIDATES best by sync, which can only
+    lower the null maximum, so the p-value (computed as if all were searched) stays valid."""
+    flat = sums.reshape(-1, PERIOD_TILES * N_BANDS)
+    sync = groups.signs[0].ravel()
+    den = np.sqrt(squares @ np.abs(sync))
+    z_sync = np.where(den > 0, (flat @ sync) / np.where(den > 0, den, 1.0), 0.0)
+    top = np.argsort(z_sync)[-CANDIDATES:]
+    signs = groups.signs.reshape(len(groups.weights), -1)
+    num = flat[top] @ signs.T
+    den_all = np.sqrt(squares[top] @ np.abs(signs).T)
+    z = np.where(den_all > 0, num / np.where(den_all > 0, den_all, 1.0), 0.0)
+    stat = _statistic(z, groups.weights)
+    k = int(np.argmax(stat))
+    return float(stat[k]), int(top[k]), z[k]
+
+
 def scores(analysis: Analysis, keys: Sequence[bytes]) -> np.ndarray:
     """p-value of each key for one analysis (measures the null distribution cheaply: one analysis, many keys)."""
     sums = _tile_sums(analysis.folded)
@@ -348,8 +356,8 @@ def scores(analysis: Analysis, keys: Sequence[bytes]) -> np.ndarray:
     out = []
     for key in keys:
         groups = _groups(make_pattern(key))
-        best = float(_statistic(_group_z(sums, groups, squares), groups.weights).max())
-        out.append(p_value(_per_hypothesis_log_p(best, groups.weights), analysis.hypotheses))
+        stat = _best(sums, groups, squares)[0]
+        out.append(p_value(_per_hypothesis_log_p(stat, groups.weights), analysis.hypotheses))
     return np.array(out)
 
 
@@ -358,12 +366,12 @@ def detect(audio: np.ndarray, sample_rate: int, key: bytes, threshold: float = 1
     """Score, calibrated p-value and decoded payload of ``audio`` for ``key``."""
     analysis = analysis or analyze(audio, sample_rate)
     groups = _groups(make_pattern(key))
-    z = _group_z(_tile_sums(analysis.folded), groups)
-    stat = _statistic(z, groups.weights)
-    s, o = np.unravel_index(int(np.argmax(stat)), stat.shape)
-    log_p1 = _per_hypothesis_log_p(float(stat[s, o]), groups.weights)
+    sums = _tile_sums(analysis.folded)
+    stat, index, z = _best(sums, groups, sums.reshape(-1, PERIOD_TILES * N_BANDS) ** 2)
+    s, o = np.unravel_index(index, sums.shape[:2])
+    log_p1 = _per_hypothesis_log_p(stat, groups.weights)
     p = p_value(log_p1, analysis.hypotheses)
-    bits = z[s, o, 1:]
+    bits = z[1:]
     payload = int("".join("1" if b > 0 else "0" for b in bits), 2)
     return Detection(score=_score_of(log_p1), p_value=p, payload=payload if p <= threshold else None,
                      detected=p <= threshold, raw_payload=payload, bit_confidence=[float(abs(b)) for b in bits],

@@ -1,0 +1,91 @@
+"""``replay``: regenerate the audio a manifest describes and check that it is the same, bit for bit.
+
+Same device, same versions and same plugins give the same samples (seeded generators, no global RNG). The
+manifest's safety state is honoured: a generation made without watermark or guardrails is replayed without
+them (and the host warns), so that the replay can match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .manifest import array_sha256, load_manifest, sha256_file
+
+
+@dataclass
+class ReplayReport:
+    identical: bool
+    expected_sha256: str
+    actual_sha256: str
+    audio: np.ndarray
+    sample_rate: int
+    tokens_identical: bool
+    differences: list[str]
+
+
+def _input(described: dict[str, Any] | None, name: str) -> Any:
+    from bark_omni.errors import InvalidInputError
+
+    if described is None:
+        return None
+    if not described.get("replayable"):
+        raise InvalidInputError(f"the manifest's {name} was an in-memory value; replay needs inputs saved as files")
+    if "path" in described:
+        path = Path(described["path"])
+        if not path.is_file():
+            raise InvalidInputError(f"the manifest's {name} file {path} is gone; restore it to replay")
+        if sha256_file(path) != described["sha256"]:
+            raise InvalidInputError(f"the manifest's {name} file {path} has changed since generation (hash differs)")
+        return str(path)
+    return described.get("name", described.get("value"))
+
+
+def rebuild_request(manifest: dict[str, Any]) -> Any:
+    """The ``GenerationRequest`` a manifest describes (validated like any request)."""
+    from bark_omni.api import build_request
+    from bark_omni.modality import ModalityBundle
+
+    req, inputs = manifest["request"], manifest.get("inputs", {})
+    params = dict(req["params"])
+    text_temp, waveform_temp = params.pop("text_temp"), params.pop("waveform_temp")
+    modalities = ModalityBundle(
+        style_text=inputs.get("style_text"), reference_audio=_input(inputs.get("reference_audio"), "reference_audio"),
+        image=_input(inputs.get("image"), "image"), control_events=_input(inputs.get("control_events"), "control_events"),
+        priorities=inputs.get("priorities") or {},
+    )
+    return build_request(req["text"], _input(inputs.get("history_prompt"), "history_prompt"), text_temp, waveform_temp,
+                         modalities=modalities, seed=req["seed"], model=req["model"], decoder=req["decoder"],
+                         options=params)
+
+
+def replay(manifest_path: Path, *, device: str | None = None, host: Any = None, progress: Any = None) -> ReplayReport:
+    """Regenerate and compare with the manifest (float32 samples and every stage's tokens)."""
+    from bark_omni.api import generate
+    from bark_omni.host import Host
+
+    manifest = load_manifest(Path(manifest_path))
+    request = rebuild_request(manifest)
+    if host is None:
+        safety = manifest.get("safety", {})
+        block = [name for name in ("guardrails", "watermark") if safety.get(name) is False]
+        host = Host(block=block)
+    result = generate(request, host=host, device=device or manifest.get("device"),
+                      decoder_options=manifest["decoder"].get("options") or None, progress=progress)
+    audio = np.asarray(result.audio, dtype=np.float32)
+    actual = array_sha256(audio)
+    expected = manifest["audio"]["float32_sha256"]
+    differences = [name for name, digest in manifest.get("tokens_sha256", {}).items()
+                   if array_sha256(getattr(result, name)) != digest]
+    if result.model_fingerprint != manifest["model"]["fingerprint"]:
+        differences.append("model fingerprint")
+    if (result.extras.get("watermark") or {}).get("key_id") != (manifest.get("watermark") or {}).get("key_id"):
+        differences.append("watermark key")
+    if actual != expected:
+        differences.append("audio")
+    return ReplayReport(identical=actual == expected, expected_sha256=expected, actual_sha256=actual, audio=audio,
+                        sample_rate=result.sample_rate, tokens_identical=not any(
+                            d in ("semantic", "coarse", "fine") for d in differences), differences=differences)

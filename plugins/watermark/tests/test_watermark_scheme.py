@@ -1,0 +1,77 @@
+"""The watermark itself: round trip, payload, keys, calibration of the p-value, robustness, quality."""
+
+import numpy as np
+import pytest
+
+from bark_omni.errors import InvalidInputError
+from bark_omni_watermark import detect_watermark, embed_watermark, scheme
+from bark_omni_watermark.attacks import ATTACKS
+from bark_omni_watermark.measure import si_snr_db, snr_db
+
+SR = 24000
+
+
+@pytest.fixture(scope="module")
+def marked(speech_clip):
+    return embed_watermark(speech_clip, SR, 0xBEEF, key="test-key")
+
+
+def test_round_trip_recovers_payload_with_tiny_p_value(marked):
+    found = detect_watermark(marked, SR, key="test-key")
+    assert found.detected and found.p_value < 1e-5
+    assert found.payload == 0xBEEF
+    assert found.speed == 1.0 and found.offset_s == 0.0
+
+
+def test_unmarked_audio_and_wrong_key_are_not_detected(speech_clip, marked):
+    assert not detect_watermark(speech_clip, SR, key="test-key").detected
+    other = detect_watermark(marked, SR, key="another-key")
+    assert not other.detected and other.payload is None and other.p_value > 1e-3
+
+
+def test_imperceptible_and_shape_preserving(speech_clip, marked):
+    assert marked.shape == speech_clip.shape and marked.dtype == speech_clip.dtype
+    assert snr_db(speech_clip.astype(float), marked.astype(float)) > 22
+    assert si_snr_db(speech_clip.astype(float), marked.astype(float)) > 22
+    spectrum = np.abs(np.fft.rfft(marked - speech_clip))
+    freqs = np.fft.rfftfreq(len(marked), 1 / SR)
+    outside = (freqs < 400) | (freqs > 4200)
+    assert spectrum[outside].sum() < 0.02 * spectrum.sum()  # the mark stays in its band
+
+
+def test_p_values_of_unmarked_audio_are_calibrated(speech_clip):
+    """Keys the audio was not marked with are the null: p-values must not be small more often than promised."""
+    analysis = scheme.analyze(speech_clip, SR)
+    p = scheme.scores(analysis, [b"null-%d" % i for i in range(60)])
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.mean(p <= 0.1) <= 0.2 and np.mean(p <= 0.01) <= 0.05
+
+
+@pytest.mark.parametrize("attack", ["speed_+5pct", "crop_10pct", "lowpass_4k", "mp3_56k"])
+def test_survives_attacks(marked, attack):
+    attacked = ATTACKS[attack](marked.astype(float), SR, np.random.default_rng(1))
+    found = detect_watermark(attacked, SR, key="test-key")
+    assert found.detected, (attack, found.p_value)
+
+
+def test_payload_bounds_and_bad_audio():
+    with pytest.raises(InvalidInputError, match="0..65535"):
+        embed_watermark(np.zeros(SR), SR, 70000)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        detect_watermark(np.full(SR, np.nan), SR)
+    with pytest.raises(InvalidInputError, match="sample_rate"):
+        detect_watermark(np.zeros(100), 100)
+
+
+def test_silence_and_very_short_audio_are_handled():
+    assert not detect_watermark(np.zeros(2 * SR), SR).detected
+    short = np.random.default_rng(0).normal(size=200).astype(np.float32) * 0.1
+    np.testing.assert_array_equal(embed_watermark(short, SR, 1), short)
+    assert not detect_watermark(short, SR).detected
+
+
+def test_key_from_environment(monkeypatch, speech_clip):
+    monkeypatch.setenv("BARK_OMNI_WATERMARK_KEY", "env-key")
+    marked = embed_watermark(speech_clip[: SR * 2], SR, 7)
+    assert detect_watermark(marked, SR).detected
+    assert not detect_watermark(marked, SR, key="test-key").detected

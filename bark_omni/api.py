@@ -119,6 +119,7 @@ def generate(
     decoder_spec = host.decoder(request.decoder)
     prompt = load_history_prompt(request.history_prompt) if request.history_prompt is not None else None
     models = load_models(request.model, host, device)
+    decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
     p = request.params
     timings: dict[str, float] = {}
     generator = None
@@ -153,7 +154,6 @@ def generate(
     fine = gen.generate_fine(models.fine, coarse, prompt["fine_prompt"] if prompt else None,
                              temp=p["fine_temp"], generator=generator, progress=progress)
     t3 = time.perf_counter()
-    decode = decoder_spec.load(models, dict(decoder_options or {}))
     audio = np.asarray(decode(fine), dtype=np.float32)
     t4 = time.perf_counter()
     audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)

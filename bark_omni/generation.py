@@ -603,13 +603,18 @@ def generate_fine_batch(
 
 # decoding --------------------------------------------------------------------------------------------
 
+def codec_latents(codec: torch.nn.Module, fine_tokens: np.ndarray) -> torch.Tensor:
+    """EnCodec's continuous latents (1, 128, T) for 8 x T codes: what the EnCodec decoder, MultiBandDiffusion
+    and Vocos all start from."""
+    codes = torch.from_numpy(np.ascontiguousarray(fine_tokens))[None].to(_device_of(codec)).transpose(0, 1)
+    return codec.quantizer.decode(codes)
+
+
 def codec_decode(codec: torch.nn.Module, fine_tokens: np.ndarray) -> np.ndarray:
     """EnCodec 24 kHz decode of 8 x T codes to a mono float32 waveform (as Bark's ``codec_decode``)."""
     # No inference_mode/no_grad here: EnCodec's weight-norm convolutions take another kernel path under them and
     # the audio would differ from Bark's in the last bits. Its parameters are frozen, so no graph is built.
-    device = _device_of(codec)
-    codes = torch.from_numpy(np.ascontiguousarray(fine_tokens))[None].to(device).transpose(0, 1)
-    audio = codec.decoder(codec.quantizer.decode(codes))
+    audio = codec.decoder(codec_latents(codec, fine_tokens))
     return audio.detach().cpu().numpy().squeeze().astype(np.float32, copy=False)
 
 

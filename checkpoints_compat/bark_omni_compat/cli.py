@@ -57,9 +57,13 @@ def prompt_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Validate a voice prompt and show its shapes, dtypes, value ranges and durations."""
-    from .prompts import describe_prompt, load_history_prompt
+    import warnings
 
-    info = {"prompt": name, **describe_prompt(load_history_prompt(name))}
+    from .prompts import AcousticOnlyPromptWarning, describe_prompt, load_history_prompt
+
+    with warnings.catch_warnings():  # said below, in one line
+        warnings.simplefilter("ignore", AcousticOnlyPromptWarning)
+        info = {"prompt": name, **describe_prompt(load_history_prompt(name))}
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return

@@ -154,7 +154,8 @@ def test_acoustic_only_prompt_in_generation(tiny_bark, compat_host, tmp_path):
     _write_tone(tmp_path / "voice.wav", 24_000, 1.0, 1)
     with pytest.warns(AcousticOnlyPromptWarning):
         prompt = prompt_from_audio(tmp_path / "voice.wav", codec=tiny_bark.codec)
-    run = dict(seed=3, model=tiny_bark.source, silent=True, output_full=True, max_gen_duration_s=0.4, host=compat_host)
+    run = dict(seed=3, model=tiny_bark.source, silent=True, output_full=True, max_gen_duration_s=0.4, fine_temp=None,
+               host=compat_host)
     plain, _ = bark_omni.generate_audio("Hello there.", None, **run)
     with pytest.warns(AcousticOnlyPromptWarning):
         voiced, audio = bark_omni.generate_audio("Hello there.", prompt, **run)

@@ -172,5 +172,5 @@ def test_cli_fails_on_a_regression_against_the_baseline(tiny_run, tmp_path):
     assert "loudness.lufs" in run.stdout
     assert "regression: 1 metric(s)" in run.stderr and "loudness.lufs" in run.stderr and "Traceback" not in run.stderr
     report = (tmp_path / "new" / "report.md").read_text(encoding="utf-8")
-    assert "FAIL: 1 regression(s) (loudness.lufs)" in report
+    assert "FAIL: 1 regression(s)** (loudness.lufs)" in report
     assert json.loads((tmp_path / "new" / "run.json").read_text())["comparison"]["regressed"] == ["loudness.lufs"]

@@ -60,6 +60,6 @@ def test_switching_off_is_explicit_and_warns(capsys):
 
 
 def test_allowlist_that_drops_guardrails_warns(monkeypatch):
-    monkeypatch.setenv("BARK_OMNI_LOAD_PLUGINS", "watermark")
+    monkeypatch.setenv("BARK_OMNI_LOAD_PLUGINS", "watermark,provenance")
     with pytest.warns(UserWarning, match="'guardrails' safety plugin is switched off \\(BARK_OMNI_LOAD_PLUGINS\\)"):
         bark_omni.Host()

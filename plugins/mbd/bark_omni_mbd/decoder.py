@@ -41,9 +41,10 @@ class MBDDecoder:
         """EnCodec's continuous latents (sum of the 8 codebook vectors), shape (1, 128, T)."""
         import torch
 
-        codes = torch.from_numpy(fine)[None].to(self.mbd.device)
+        from bark_omni.generation import codec_latents
+
         with torch.no_grad():
-            return self.mbd.codec_model.quantizer.decode(codes.transpose(0, 1))
+            return codec_latents(self.mbd.codec_model, fine)
 
     def __call__(self, fine_tokens: np.ndarray) -> np.ndarray:
         import torch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import shutil
 from pathlib import Path
 
@@ -120,12 +119,12 @@ def test_package_refuses_foreign_code_before_running_it(tmp_path):
 def test_package_rejects_wrong_kinds_of_file(tmp_path, tiny_mbd_path):
     import torch
 
-    from bark_omni_mbd.package import read_mbd_package
+    from bark_omni_mbd.package import omegaconf_globals, read_mbd_package
 
     torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
     with pytest.raises(CheckpointError, match="not an audiocraft MultiBandDiffusion package"):
         read_mbd_package(tmp_path / "plain.pt")
-    with torch.serialization.safe_globals(__import__("bark_omni_mbd.package").package.omegaconf_globals()):
+    with torch.serialization.safe_globals(omegaconf_globals()):
         pkg = torch.load(tiny_mbd_path, weights_only=True)
     torch.save({**pkg, "sample_rate": 32_000}, tmp_path / "musicgen.pt")
     with pytest.raises(CheckpointError, match="32000 Hz.*mbd_comp_8.pt"):

@@ -38,7 +38,7 @@ class ProbeConfig:
     modalities: list[str] = field(default_factory=list)
     tokens: int = 48
     temp: float = 0.7
-    top_k: int | None = None
+    top_ks: list[int] = field(default_factory=lambda: [0])  # one probe per entry; 0: no top-k (Bark's default)
     max_rows: int = 64
 
 
@@ -150,7 +150,8 @@ def _coerce(cls: type, data: dict[str, Any], where: str) -> Any:
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if default is not None and not isinstance(default, bool) and not isinstance(value, type(default)):
-            raise ConfigError(f"config key {where}{name} must be a {type(default).__name__}, got {value!r}")
+            kind = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}[type(default)]
+            raise ConfigError(f"config key {where}{name} must be {kind}, got {value!r}")
         values[name] = value
     return cls(**values)
 

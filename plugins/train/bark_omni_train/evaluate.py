@@ -124,30 +124,32 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
         return {}
     classifier = NearestCentroid([t for _, t in train], [r.label for r, _ in train])
     counts = {label: sum(1 for r, _ in train if r.label == label) for label in classifier.labels}
-    out: dict[str, Any] = {"classes": classifier.labels, "chance": 1 / len(classifier.labels), "tokens": cfg.tokens}
+    out: dict[str, Any] = {"classes": classifier.labels, "chance": 1 / len(classifier.labels), "tokens": cfg.tokens,
+                           "majority_rate": max(counts.values()) / sum(counts.values())}
     was_training = fusion.training
     fusion.eval()
     for modality in cfg.modalities:
         rows = [i for i in val_indices if builder.rows[i].label and modality in builder.row_modalities(i)][: cfg.max_rows]
-        hits = {"with": 0, "without": 0}
-        examples = []
-        for i in rows:
-            row = builder.rows[i]
-            conditioning = fusion.conditioning([ModalityBundle(**{modality: builder.input_of(i, modality)})])
-            seed = stable_seed(config.seed, "probe", row.id)
-            runs = {"with": conditioning.for_stage("semantic"), "without": None}
-            for key, cond in runs.items():
-                tokens = gen.generate_semantic(
-                    bark.text, builder.text_of(i), temp=cfg.temp, top_k=cfg.top_k, allow_early_stop=False,
-                    max_gen_duration_s=(cfg.tokens - 0.5) / SEMANTIC_RATE_HZ,
-                    generator=torch.Generator(device=bark.device).manual_seed(seed), conditioning=cond)
-                predicted = classifier.predict(tokens)
-                hits[key] += int(predicted == row.label)
-                if len(examples) < 4:
-                    examples.append({"id": row.id, "label": row.label, "condition": key, "predicted": predicted,
-                                     "tokens": tokens[:12].tolist()})
-        n = max(len(rows), 1)
-        out[modality] = {"rows": len(rows), "accuracy_with": hits["with"] / n, "accuracy_without": hits["without"] / n,
-                         "majority_rate": max(counts.values()) / sum(counts.values()), "examples": examples}
+        conditionings = {i: fusion.conditioning([ModalityBundle(**{modality: builder.input_of(i, modality)})])
+                         for i in rows}
+        for top_k in cfg.top_ks:
+            hits = {"with": 0, "without": 0}
+            examples = []
+            for i in rows:
+                row = builder.rows[i]
+                for key, cond in (("with", conditionings[i].for_stage("semantic")), ("without", None)):
+                    generator = torch.Generator(device=bark.device).manual_seed(stable_seed(config.seed, "probe", row.id))
+                    tokens = gen.generate_semantic(
+                        bark.text, builder.text_of(i), temp=cfg.temp, top_k=top_k or None, allow_early_stop=False,
+                        max_gen_duration_s=(cfg.tokens - 0.5) / SEMANTIC_RATE_HZ, generator=generator, conditioning=cond)
+                    predicted = classifier.predict(tokens)
+                    hits[key] += int(predicted == row.label)
+                    if len(examples) < 4:
+                        examples.append({"id": row.id, "label": row.label, "condition": key, "predicted": predicted,
+                                         "tokens": tokens[:12].tolist()})
+            n = max(len(rows), 1)
+            out[f"{modality}/top_k={top_k or 'none'}"] = {
+                "modality": modality, "top_k": top_k or None, "temp": cfg.temp, "rows": len(rows),
+                "accuracy_with": hits["with"] / n, "accuracy_without": hits["without"] / n, "examples": examples}
     fusion.train(was_training)
     return out

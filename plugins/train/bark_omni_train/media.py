@@ -22,10 +22,14 @@ def load_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
         return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(sr)
-    except Exception:
+    except Exception:  # not a format libsndfile reads: let librosa try its other backends, quietly
+        import warnings
+
         import librosa
 
-        data, sr = librosa.load(str(path), sr=None, mono=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data, sr = librosa.load(str(path), sr=None, mono=True)
         return np.asarray(data, dtype=np.float32), int(sr)
 
 

@@ -44,7 +44,8 @@ class ToyImageAdapter(Adapter):
 
 
 class ToyControlAdapter(Adapter):
-    """Beat events as (count, mean strength, mean interval), projected into 1 context token."""
+    """Beat events as (count, mean strength, mean interval), projected into 1 context token that acts around
+    the first beat (a timed token, as real control adapters make)."""
 
     modality = "control_events"
     kind = "toy-control"
@@ -58,11 +59,15 @@ class ToyControlAdapter(Adapter):
         times = np.array([e["time_s"] for e in value], dtype=np.float32)
         strengths = np.array([e.get("value") or 0.0 for e in value], dtype=np.float32)
         interval = float(np.diff(times).mean()) if len(times) > 1 else 0.0
-        return torch.tensor([len(times) / 10.0, strengths.mean(), interval * 4], dtype=torch.float32)
+        return torch.tensor([len(times) / 10.0, strengths.mean(), interval * 4, times.min()], dtype=torch.float32)
 
     def forward(self, prepared: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.stack(list(prepared)).to(self.proj.weight.device)
-        return self.proj(x)[:, None, :], torch.ones(len(prepared), 1, dtype=torch.bool)
+        return self.proj(x[:, :3])[:, None, :], torch.ones(len(prepared), 1, dtype=torch.bool)
+
+    def timeline(self, prepared: Sequence[torch.Tensor]) -> torch.Tensor:
+        first = torch.stack([p[3] for p in prepared]) * 49.9
+        return torch.stack([first, torch.full_like(first, 6.0)], dim=-1)[:, None, :]
 
 
 class ToyPlugin:

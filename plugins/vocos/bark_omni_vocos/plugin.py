@@ -46,10 +46,11 @@ def load_vocos_decoder(models: Any, options: dict[str, Any]) -> Callable[[np.nda
                 or fine.size == 0 or fine.min() < 0 or fine.max() >= CODEBOOK_SIZE:
             raise InvalidInputError(f"the vocos decoder takes integer fine tokens in [0, {CODEBOOK_SIZE}) of shape "
                                     f"({N_FINE_CODEBOOKS}, T>0), got {fine.dtype} {fine.shape}")
+        from bark_omni.generation import codec_latents
+
         device = next(vocos.parameters()).device
-        codes = torch.from_numpy(fine.astype(np.int64))[None].to(device)
         with torch.inference_mode():
-            latents = models.codec.quantizer.decode(codes.transpose(0, 1))  # (1, 128, T): Vocos' features
+            latents = codec_latents(models.codec, fine.astype(np.int64)).to(device)  # (1, 128, T): Vocos' features
             audio = vocos.decode(latents, bandwidth_id=torch.tensor([band], device=device))
         return audio.squeeze(0).float().cpu().numpy()
 

@@ -89,7 +89,6 @@ def bandwidth_id(config: dict[str, Any], path: Path) -> int:
 
 def load_vocos(directory: Path, codec: Any, device: str) -> tuple[Any, int]:
     """A ``vocos.Vocos`` (backbone and head; latents come from Bark's codec) and its 6 kbps bandwidth id."""
-    import torch
     import yaml
     from bark_omni_compat import safe_torch_load
     from vocos import Vocos

@@ -26,7 +26,8 @@ from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, Gen
 
 __version__ = "0.1.0"
 
-_LAZY = {"generate_audio": "api", "generate": "api", "load_models": "models"}
+_LAZY = {"generate_audio": "api", "generate": "api", "generate_batch": "api", "generate_many": "api",
+         "load_models": "models"}
 
 
 def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3) -> Any:
@@ -53,5 +54,6 @@ __all__ = [
     "SAMPLE_RATE", "AdapterSpec", "BarkOmniError", "CheckpointError", "ControlKind", "DecoderSpec",
     "GenerationRequest", "GenerationResult", "Host", "InvalidInputError", "MetricSpec", "MissingPluginError",
     "ModalityBundle", "ModelFormat", "ModelNotFoundError", "PluginError", "PromptError", "RequestBlocked",
-    "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate", "generate_audio", "hookimpl", "load_models",
+    "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate", "generate_audio", "generate_batch", "generate_many",
+    "hookimpl", "load_models",
 ]

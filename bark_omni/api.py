@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -105,66 +105,94 @@ def generate(
     progress: Progress | None = None,
 ) -> GenerationResult:
     """Run one request through the pipeline; see the module docstring for the order."""
+    return generate_many([request], host=host, device=device, decoder_options=decoder_options, adapters=adapters,
+                         progress=progress)[0]
+
+
+def generate_many(
+    requests: Sequence[GenerationRequest],
+    *,
+    host: Host | None = None,
+    device: str | None = None,
+    decoder_options: dict[str, Any] | None = None,
+    adapters: Any = None,
+    progress: Progress | None = None,
+) -> list[GenerationResult]:
+    """Run requests as one batch: every stage's forward passes are shared, each request keeps its own text,
+    voice prompt, seed and modalities, and guardrails, post-processing and ``generation_finished`` run per
+    request. Requests must share model, decoder and generation options. A batch of one is exactly ``generate``;
+    see ``generation``'s batch functions for how a batched row compares with the same request alone."""
     import torch
     from bark_omni_compat.prompts import load_history_prompt
 
     from . import generation as gen
     from .models import load_models
 
+    if not requests:
+        raise InvalidInputError("no requests to generate; pass at least one")
+    first = requests[0]
+    if any((r.model, r.decoder, r.params) != (first.model, first.decoder, first.params) for r in requests[1:]):
+        raise InvalidInputError("requests in one batch must share model, decoder and generation options; batch them separately")
     host = host or default_host()
-    check_request(host, request)
-    modalities = request.modalities or ModalityBundle()
-    for name in modalities.present():
+    for request in requests:
+        check_request(host, request)
+    bundles = [request.modalities or ModalityBundle() for request in requests]
+    for name in sorted({name for bundle in bundles for name in bundle.present()}):
         host.adapter_for(name)  # raises MissingPluginError, naming the package, when none is installed
-    decoder_spec = host.decoder(request.decoder)
-    prompt = load_history_prompt(request.history_prompt) if request.history_prompt is not None else None
-    models = load_models(request.model, host, device)
+    decoder_spec = host.decoder(first.decoder)
+    prompts = [load_history_prompt(r.history_prompt) if r.history_prompt is not None else None for r in requests]
+    models = load_models(first.model, host, device)
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
-    p = request.params
-    timings: dict[str, float] = {}
-    generator = None
-    if request.seed is not None:
-        generator = torch.Generator(device=models.device).manual_seed(request.seed)
+    p = first.params
+    generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
+                  for r in requests]
     conditioning = None
-    if not modalities.empty:
+    if any(not bundle.empty for bundle in bundles):
         from .fusion import build_conditioning
 
-        conditioning = build_conditioning(host, models, modalities, adapters)
+        conditioning = build_conditioning(host, models, bundles, adapters)
 
     t0 = time.perf_counter()
-    text_tokens = gen.encode_text(models.tokenizer, request.text) if request.text is not None else gen.empty_text()
-    semantic = gen.generate_semantic(
-        models.text, text_tokens, prompt["semantic_prompt"] if prompt else None,
+    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in requests]
+    semantic = gen.generate_semantic_batch(
+        models.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
         temp=p["text_temp"], top_k=p["top_k"], top_p=p["top_p"], min_eos_p=p["min_eos_p"],
         max_gen_duration_s=p["max_gen_duration_s"], allow_early_stop=p["allow_early_stop"],
-        generator=generator, conditioning=conditioning.for_stage("semantic") if conditioning else None,
+        generators=generators, conditioning=conditioning.for_stage("semantic") if conditioning else None,
         progress=progress,
     )
-    if len(semantic) == 0:
-        raise InvalidInputError("the model produced no semantic tokens (it ended at once); try another seed or temperature")
+    for i, tokens in enumerate(semantic):
+        if len(tokens) == 0:
+            which = f" for request {i}" if len(requests) > 1 else ""
+            raise InvalidInputError(f"the model produced no semantic tokens{which} (it ended at once); try another seed or temperature")
     t1 = time.perf_counter()
-    history = gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], p["max_coarse_history"]) if prompt else None
-    coarse = gen.generate_coarse(
-        models.coarse, semantic, history, temp=p["waveform_temp"], top_k=p["top_k"], top_p=p["top_p"],
+    histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], p["max_coarse_history"])
+                 if prompt else None for prompt in prompts]
+    coarse = gen.generate_coarse_batch(
+        models.coarse, semantic, histories, temp=p["waveform_temp"], top_k=p["top_k"], top_p=p["top_p"],
         max_coarse_history=p["max_coarse_history"], sliding_window_len=p["sliding_window_len"],
-        generator=generator, conditioning=conditioning.for_stage("coarse") if conditioning else None,
+        generators=generators, conditioning=conditioning.for_stage("coarse") if conditioning else None,
         progress=progress,
     )
     t2 = time.perf_counter()
-    fine = gen.generate_fine(models.fine, coarse, prompt["fine_prompt"] if prompt else None,
-                             temp=p["fine_temp"], generator=generator, progress=progress)
+    fine = gen.generate_fine_batch(models.fine, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
+                                   temp=p["fine_temp"], generators=generators, progress=progress)
     t3 = time.perf_counter()
-    audio = np.asarray(decode(fine), dtype=np.float32)
-    t4 = time.perf_counter()
-    audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
-    timings.update(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2, decode_s=t4 - t3,
-                   postprocess_s=time.perf_counter() - t4)
-    result = GenerationResult(
-        semantic=semantic, coarse=coarse, fine=fine, audio=np.asarray(audio, dtype=np.float32),
-        sample_rate=decoder_spec.sample_rate, timings=timings, model_fingerprint=models.fingerprint,
-    )
-    host.pm.hook.generation_finished(request=request, result=result)
-    return result
+    results = []
+    for request, row_semantic, row_coarse, row_fine in zip(requests, semantic, coarse, fine):
+        t4 = time.perf_counter()
+        audio = np.asarray(decode(row_fine), dtype=np.float32)
+        t5 = time.perf_counter()
+        audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
+        timings = dict(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2, decode_s=t5 - t4,
+                       postprocess_s=time.perf_counter() - t5, batch_size=len(requests))
+        result = GenerationResult(
+            semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=np.asarray(audio, dtype=np.float32),
+            sample_rate=decoder_spec.sample_rate, timings=timings, model_fingerprint=models.fingerprint,
+        )
+        host.pm.hook.generation_finished(request=request, result=result)
+        results.append(result)
+    return results
 
 
 def generate_audio(
@@ -193,19 +221,77 @@ def generate_audio(
     ``top_k``, ``top_p``, ``min_eos_p``, ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``.
     """
     call = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_OPTIONS}
-    modalities = ModalityBundle(
-        style_text=call.get("style_text"), reference_audio=reference_audio, image=image,
-        control_events=control_events, priorities=call.get("priorities") or {},
-    )
-    request = build_request(
-        text, history_prompt, text_temp, waveform_temp, modalities=modalities, seed=seed, model=model,
-        decoder=call.get("decoder") or "encodec", options=kwargs,
-    )
-    progress: Callable[[str, int, int], None] | None = call.get("progress")
-    if progress is None and not silent:
-        progress = _tqdm_progress()
+    row = {"text": text, "history_prompt": history_prompt, "seed": seed, "reference_audio": reference_audio,
+           "image": image, "control_events": control_events, "style_text": call.get("style_text"),
+           "priorities": call.get("priorities")}
+    request = _row_request(row, text_temp, waveform_temp, model, call.get("decoder"), kwargs)
     result = generate(request, host=call.get("host"), device=call.get("device"),
-                      decoder_options=call.get("decoder_options"), adapters=call.get("adapters"), progress=progress)
+                      decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
+                      progress=_progress(call, silent))
     if output_full:
         return result.full_generation, result.audio
     return result.audio
+
+
+ROW_ARGUMENTS = ("text", "history_prompt", "seed", "reference_audio", "image", "control_events", "style_text", "priorities")
+"""The arguments of ``generate_audio`` that belong to one row of ``generate_batch``; all others are shared."""
+
+
+def _row_request(row: dict[str, Any], text_temp: float, waveform_temp: float, model: str | Path | None,
+                 decoder: str | None, options: dict[str, Any]) -> GenerationRequest:
+    modalities = ModalityBundle(
+        style_text=row.get("style_text"), reference_audio=row.get("reference_audio"), image=row.get("image"),
+        control_events=row.get("control_events"), priorities=row.get("priorities") or {},
+    )
+    return build_request(row.get("text"), row.get("history_prompt"), text_temp, waveform_temp, modalities=modalities,
+                         seed=row.get("seed"), model=model, decoder=decoder or "encodec", options=options)
+
+
+def _progress(call: dict[str, Any], silent: bool) -> Progress | None:
+    progress: Callable[[str, int, int], None] | None = call.get("progress")
+    if progress is None and not silent:
+        progress = _tqdm_progress()
+    return progress
+
+
+def generate_batch(
+    rows: Sequence[str | dict[str, Any]],
+    text_temp: float = 0.7,
+    waveform_temp: float = 0.7,
+    silent: bool = False,
+    output_full: bool = False,
+    *,
+    model: str | Path | None = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """Several ``generate_audio`` calls run as one batch (shared forward passes, so faster per row).
+
+        bark_omni.generate_batch(["Hello.", {"text": "Bye.", "seed": 2, "image": "cat.png"}],
+                                 model="bark-small", adapters="my-adapters/")
+
+    A row is a text, or a dict of the per-row arguments (``ROW_ARGUMENTS``: text, history_prompt, seed,
+    reference_audio, image, control_events, style_text, priorities). Every keyword given here is shared by all
+    rows (model, temperatures, decoder, adapters, sampling options). Returns one result per row, in order, each
+    what ``generate_audio`` returns (the audio, or ``(full_generation, audio)`` with ``output_full=True``).
+    A seeded row gives the tokens ``generate_audio`` gives for it alone, up to float rounding (see
+    ``generation.generate_semantic_batch``); rows of one text with one seed give one result.
+    """
+    if isinstance(rows, (str, dict)) or not isinstance(rows, Sequence) or not rows:
+        raise InvalidInputError("generate_batch takes a non-empty list of rows (texts or dicts of per-row arguments)")
+    per_row_here = sorted(set(kwargs) & set(ROW_ARGUMENTS))
+    if per_row_here:
+        raise InvalidInputError(f"{', '.join(per_row_here)} belong in each row's dict, e.g. [{{'text': 'Hi.', 'seed': 1}}]")
+    call = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_OPTIONS}
+    requests = []
+    for i, row in enumerate(rows):
+        row = {"text": row} if isinstance(row, str) else row
+        if not isinstance(row, dict):
+            raise InvalidInputError(f"row {i} must be a text or a dict of per-row arguments, got {type(row).__name__}")
+        unknown = sorted(set(row) - set(ROW_ARGUMENTS))
+        if unknown:
+            raise InvalidInputError(f"row {i}: unknown argument(s) {', '.join(unknown)}; a row takes {', '.join(ROW_ARGUMENTS)}")
+        requests.append(_row_request(row, text_temp, waveform_temp, model, call.get("decoder"), dict(kwargs)))
+    results = generate_many(requests, host=call.get("host"), device=call.get("device"),
+                            decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
+                            progress=_progress(call, silent))
+    return [(r.full_generation, r.audio) if output_full else r.audio for r in results]

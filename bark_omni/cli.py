@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
+adapters_app = typer.Typer(help="Create adapter weights (text, audio, image, control) for a base model.", no_args_is_help=True)
+app.add_typer(adapters_app, name="adapters")
 
 
 def err(message: str) -> None:
@@ -89,6 +91,12 @@ def generate(
     no_guardrails: bool = typer.Option(False, "--no-guardrails", help="Skip the prompt guardrails (warns)."),
     no_watermark: bool = typer.Option(False, "--no-watermark", help="Do not watermark the output (warns)."),
     no_manifest: bool = typer.Option(False, "--no-manifest", help="Do not write the provenance manifest beside it."),
+    style: Optional[str] = typer.Option(None, "--style", help="Style text, e.g. 'whispering, sad' (needs --adapters)."),
+    reference_audio: Optional[Path] = typer.Option(None, "--reference-audio", help="A reference recording (WAV, FLAC, OGG, MP3)."),
+    image: Optional[Path] = typer.Option(None, "--image", help="An image to steer the sound (PNG, JPEG, ...)."),
+    control: Optional[Path] = typer.Option(None, "--control", help="Control events: a JSON list of {time_s, kind, value}."),
+    adapters: Optional[Path] = typer.Option(None, "--adapters", help="Adapter weights (`bark-omni adapters init`, or trained)."),
+    priority: Optional[list[str]] = typer.Option(None, "--priority", help="MODALITY=WEIGHT routing priority, repeatable (0 skips it)."),
 ) -> None:
     """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
     import secrets
@@ -102,20 +110,46 @@ def generate(
     options: dict[str, Any] = {}
     if max_duration is not None:
         options["max_gen_duration_s"] = max_duration
-    request = build_request(text, history_prompt, text_temp, waveform_temp, modalities=ModalityBundle(), seed=seed,
+    modalities = cli_modalities(style, reference_audio, image, control, priority or [])
+    request = build_request(text, history_prompt, text_temp, waveform_temp, modalities=modalities, seed=seed,
                             model=model, decoder=decoder, options=options)
     decoder_options = {"steps": decoder_steps} if decoder_steps is not None else None
     if quiet:
-        result = run(request, host=host, decoder_options=decoder_options)
+        result = run(request, host=host, decoder_options=decoder_options, adapters=adapters)
     else:
         display, report = rich_progress()
         with display:
-            result = run(request, host=host, decoder_options=decoder_options, progress=report)
+            result = run(request, host=host, decoder_options=decoder_options, adapters=adapters, progress=report)
     write_wav(output, result.audio, result.sample_rate)
     result.extras.update(decoder_options=decoder_options or {}, plugins=sorted(host.plugins))
     host.pm.hook.audio_written(path=output, request=request, result=result)
     seconds = len(result.audio) / result.sample_rate
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
+
+
+def cli_modalities(style: str | None, reference_audio: Path | None, image: Path | None, control: Path | None,
+                   priorities: list[str]) -> Any:
+    """The ``ModalityBundle`` of ``generate``'s options (file inputs are read by their adapters)."""
+    from .errors import InvalidInputError
+    from .modality import ModalityBundle, modality_name
+
+    weights: dict[str, float] = {}
+    for item in priorities:
+        name, _, value = item.partition("=")
+        try:
+            weights[modality_name(name)] = float(value)
+        except ValueError:
+            raise InvalidInputError(f"--priority takes MODALITY=WEIGHT, e.g. image=2, got {item!r}") from None
+    events = None
+    if control is not None:
+        try:
+            events = json.loads(control.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read control events {control}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise InvalidInputError(f"{control} is not valid JSON ({exc}); write a list of {{time_s, kind, value}} objects") from None
+    return ModalityBundle(style_text=style, reference_audio=str(reference_audio) if reference_audio else None,
+                          image=str(image) if image else None, control_events=events, priorities=weights)
 
 
 def _generation_host(no_guardrails: bool, no_watermark: bool, no_manifest: bool) -> Any:
@@ -218,6 +252,34 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON for ma
     for row in rows:
         where = row["path"] or "not found (looked in " + ", ".join(row["looked_in"]) + ")"
         typer.echo(f"{row['name']:<11} {'yes' if row['available'] else 'no ':<4} {where}")
+
+
+@adapters_app.command("init")
+def adapters_init(
+    modalities: str = typer.Option(..., "--modalities", help="Comma-separated: text, audio, image, control (or full names)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory to write adapters.safetensors + adapters.json."),
+    model: str = typer.Option("bark", "--model", "-m", help="The base model the adapters are for."),
+    seed: int = typer.Option(0, help="Seed of the initial weights."),
+    force: bool = typer.Option(False, "--force", help="Overwrite adapters already in OUTPUT."),
+) -> None:
+    """Write freshly initialised adapters: gates at zero, so they leave Bark's output unchanged until trained."""
+    from .errors import InvalidInputError
+    from .fusion import CONFIG_FILE, FusionModel
+    from .host import default_host
+    from .models import load_models
+    from .modality import modality_name
+
+    names = [modality_name(name) for name in modalities.split(",") if name.strip()]
+    if (output / CONFIG_FILE).exists() and not force:
+        raise InvalidInputError(f"{output} already holds adapters; pass --force to overwrite them")
+    host = default_host()
+    models = load_models(model, host)
+    fusion = FusionModel.initialise(host, models, names, seed=seed)
+    fusion.save_pretrained(output)
+    n_params = sum(p.numel() for p in fusion.parameters())
+    err(f"wrote fresh adapters for {', '.join(fusion.config.modalities)} ({n_params:,} trainable parameters, "
+        f"base {models.fingerprint})")
+    typer.echo(str(output))
 
 
 @app.command("download")

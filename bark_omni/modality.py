@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODALITIES = ("style_text", "reference_audio", "image", "control_events")
+MODALITY_ALIASES = {"text": "style_text", "style": "style_text", "audio": "reference_audio", "control": "control_events"}
+"""Short names the CLI accepts (``--modalities text,audio``, ``--priority audio=2``)."""
+
+
+def modality_name(name: str) -> str:
+    """The ``ModalityBundle`` field a (possibly short) modality name means."""
+    from .errors import InvalidInputError
+
+    name = name.strip()
+    if name in MODALITIES:
+        return name
+    if name in MODALITY_ALIASES:
+        return MODALITY_ALIASES[name]
+    known = ", ".join([*MODALITY_ALIASES, *MODALITIES])
+    raise InvalidInputError(f"unknown modality {name!r}; use one of {known}")
 
 
 @dataclass

@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    import numpy as np
+
     from bark_omni_watermark import scheme, speech
     from bark_omni_watermark.measure import robustness
 
@@ -40,6 +42,9 @@ def main() -> None:
     print(f"scheme {scheme.SCHEME}, alpha {scheme.ALPHA}, {report.clips} espeak-ng clips at 24 kHz "
           f"({report.seconds / report.clips:.1f} s each on average), {len(report.null_p)} null trials")
     print(report.as_table())
+    null = np.asarray(report.null_p)
+    print(f"p-value calibration on {len(null)} null trials: share with p <= 0.1: {np.mean(null <= 0.1):.4f}, "
+          f"<= 0.01: {np.mean(null <= 0.01):.4f}, <= 1e-3: {np.mean(null <= 1e-3):.4f} (calibrated: at most 0.1 / 0.01 / 0.001)")
     print(f"(ran in {time.perf_counter() - start:.0f} s)")
     if args.json:
         print(json.dumps({"rows": [{"attack": r.attack, "tpr": r.tpr, "fpr": r.fpr, "bit_accuracy": r.bit_accuracy,

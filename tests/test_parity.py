@@ -48,8 +48,6 @@ def suno_tokens(text, history_prompt, seed, max_s):
     return semantic, coarse, fine
 
 
-@pytest.mark.parametrize("seed", [0, 1, 7])
-@pytest.mark.parametrize("history_prompt", [None, "v2/en_speaker_6"])
 @pytest.fixture(scope="module")
 def unmarked_host():
     """Every installed plugin except the watermark, which changes the audio on purpose (it is outermost, so the
@@ -61,6 +59,8 @@ def unmarked_host():
         return bark_omni.Host(strict=True, block=["watermark"])
 
 
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("history_prompt", [None, "v2/en_speaker_6"])
 def test_tokens_match_suno(oracle, unmarked_host, seed, history_prompt):
     text = "Hello there, this is a parity check."
     expected = suno_tokens(text, history_prompt, seed, max_s=1.5)

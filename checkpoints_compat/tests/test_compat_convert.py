@@ -107,12 +107,13 @@ def test_cli_convert_and_fingerprint(converted_tiny, legacy_suno_dir, tmp_path, 
     assert done.value.code == 2 and out == "" and errors.count("\n") == 1 and "not an empty directory" in errors
 
 
-def test_no_torch_import_for_help():
+def test_registering_commands_does_not_import_torch():
+    import os
     import subprocess
 
     code = ("import sys\nfrom bark_omni.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'convert' in sys.stdout.getvalue() if hasattr(sys.stdout, 'getvalue') else True\n"
-            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+            "print('torch imported' if 'torch' in sys.modules else 'no torch')")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**__import__("os").environ, "BARK_OMNI_LOAD_PLUGINS": ""})
-    assert run.stdout.strip().endswith("NO-TORCH") and "prompt" in run.stdout and "convert" in run.stdout, run.stderr
+                         env={**os.environ, "BARK_OMNI_LOAD_PLUGINS": ""})  # essential plugins only: ours is one
+    assert "convert" in run.stdout and "prompt" in run.stdout and "fingerprint" in run.stdout, run.stderr
+    assert run.stdout.strip().endswith("no torch")

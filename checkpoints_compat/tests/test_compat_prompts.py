@@ -103,6 +103,16 @@ def test_transformers_speaker_embeddings(speaker_embeddings):
         load_history_prompt(speaker_embeddings / "v2" / "de_speaker_0")
 
 
+def test_prompt_list_from_speaker_embeddings(speaker_embeddings, capsys):
+    from bark_omni import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["prompt", "list", "--from", str(speaker_embeddings)])
+    names = capsys.readouterr().out.split()
+    assert names == [f"{speaker_embeddings}/v2/en_speaker_6", f"{speaker_embeddings}/v2/fr_speaker_2"]
+    assert load_history_prompt(names[0])["semantic_prompt"].size == 309  # the listed names load as history_prompt
+
+
 def test_speaker_embeddings_cannot_point_outside(speaker_embeddings, tmp_path):
     import shutil
 

@@ -31,7 +31,7 @@ def eval_command(
 
     from .baseline import compare, load_baseline
     from .report import write_report
-    from .runner import run_suite
+    from .runner import metric_errors, run_suite
     from .suite import load_suite
 
     suite = load_suite(suite_file)
@@ -53,6 +53,10 @@ def eval_command(
         typer.echo(f"{name:<44} {'skipped':>10}  ({why})")
     _err(f"wrote {paths['markdown']} and {paths['json']}")
     failed = [i for i in record["items"] if i["error"] and not i["error"].startswith("skipped:")]
+    errors = metric_errors(record)
+    if errors:
+        _err(f"error: {len(errors)} metric failure(s), first: {errors[0]}")
+        raise typer.Exit(1)
     if failed:
         _err(f"error: {len(failed)} clip(s) failed to generate: {failed[0]['prompt']}: {failed[0]['error']}")
         raise typer.Exit(1)

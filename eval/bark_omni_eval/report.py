@@ -38,22 +38,28 @@ def plot_summary(record: dict[str, Any]) -> Any:
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    prompts = list(dict.fromkeys(i["prompt"] for i in record["items"]))
     for ax, key in zip(axes.flat, keys):
         metric, sub = key.split(".", 1)
-        means = []
+        values = {}
+        for item in record["items"]:
+            if sub in item["metrics"].get(metric, {}):
+                values.setdefault(item["prompt"], []).append(item["metrics"][metric][sub])
+        prompts = list(values)
+        means = [sum(v) / len(v) for v in values.values()]
+        if all(m >= 0 for m in means):
+            ax.bar(range(len(prompts)), means, color="#7aa6c2", label="mean")
+        else:  # negative scales (LUFS, dBTP): bars from 0 would mislead
+            ax.scatter(range(len(prompts)), means, marker="_", s=400, color="#2c6e99", label="mean")
         for x, prompt in enumerate(prompts):
-            values = [i["metrics"][metric][sub] for i in record["items"]
-                      if i["prompt"] == prompt and sub in i["metrics"].get(metric, {})]
-            ax.scatter([x] * len(values), values, color="black", s=12, zorder=3)
-            means.append(sum(values) / len(values) if values else float("nan"))
-        ax.bar(range(len(prompts)), means, color="#7aa6c2")
+            ax.scatter([x] * len(values[prompt]), values[prompt], color="black", s=12, zorder=3)
         if baseline.get(key) is not None:
             ax.axhline(baseline[key], color="#c0392b", linestyle="--", label="baseline")
             ax.legend(fontsize=7)
         summary = record["summary"][key]
-        ax.set_title(f"{key} {ARROWS.get(summary['direction'], '')}", fontsize=9)
+        title = metric if sub == metric else key
+        ax.set_title(f"{title} {ARROWS.get(summary['direction'], '')}", fontsize=9)
         ax.set_xticks(range(len(prompts)), prompts, rotation=30, ha="right", fontsize=7)
+        ax.set_xlim(-0.6, max(len(prompts), 2) - 0.4)
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")

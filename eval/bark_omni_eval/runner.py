@@ -11,7 +11,8 @@ rule; the rest of its parameters are options the suite may set):
 * anywhere: ``host``, ``device``.
 
 A metric that names any per-clip input runs once per clip and its numbers are averaged; otherwise it runs once
-for the whole suite. ``MetricUnavailable`` from a metric is recorded as a skip with its reason.
+for the whole suite. ``MetricUnavailable`` from a metric is recorded as a skip with its reason; any other
+``BarkOmniError`` as an ``error: ...`` entry, which fails the run.
 """
 
 from __future__ import annotations
@@ -223,19 +224,24 @@ def run_suite(
                 suite_values[config.name] = call_metric(spec, inputs, config.options)
             except MetricUnavailable as exc:
                 suite_skips[config.name] = str(exc)
+            except BarkOmniError as exc:
+                suite_skips[config.name] = f"error: {exc}"
             continue
         log(f"metric {config.name} ({len(chosen)} clips)")
+        wants_reference = "reference_audio" in inspect.signature(spec.compute).parameters
         for item in chosen:
             try:
                 inputs = {
                     **shared, "audio": item.result.audio, "sample_rate": item.result.sample_rate,
                     "text": item.prompt.text, "caption": item.prompt.caption or item.prompt.text,
-                    "reference_audio": speaker_reference(item.prompt), "request": item.request, "result": item.result,
-                    "generate": generate, "prompt": item.prompt,
+                    "reference_audio": speaker_reference(item.prompt) if wants_reference else None,
+                    "request": item.request, "result": item.result, "generate": generate, "prompt": item.prompt,
                 }
                 item.metrics[config.name] = call_metric(spec, inputs, config.options)
             except MetricUnavailable as exc:
                 item.skipped[config.name] = str(exc)
+            except BarkOmniError as exc:
+                item.skipped[config.name] = f"error: {exc}"
         reasons = {i.skipped[config.name] for i in chosen if config.name in i.skipped}
         if chosen and all(config.name in i.skipped for i in chosen):
             suite_skips[config.name] = "; ".join(sorted(reasons))
@@ -267,6 +273,15 @@ def run_suite(
         "summary": summary,
         "skipped": suite_skips,
     }
+
+
+def metric_errors(record: dict[str, Any]) -> list[str]:
+    """Every metric failure (not a skip) in a run record, as 'metric (where): message'."""
+    found = [f"{name}: {why}" for name, why in record["skipped"].items() if why.startswith("error: ")]
+    for item in record["items"]:
+        found += [f"{name} ({item['prompt']}/seed {item['seed']}): {why}" for name, why in item["skipped"].items()
+                  if why.startswith("error: ") and name not in record["skipped"]]
+    return found
 
 
 def _item_record(item: Item) -> dict[str, Any]:

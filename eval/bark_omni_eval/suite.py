@@ -107,6 +107,13 @@ def _resolve(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
+def _existing(base: Path, value: str, where: str) -> Path:
+    path = _resolve(base, value)
+    if not path.is_file():
+        raise SuiteError(f"{where}: file {path} does not exist (paths are relative to the suite file)")
+    return path
+
+
 def _prompt(raw: Any, base: Path, index: int) -> Prompt:
     if not isinstance(raw, dict):
         raise SuiteError(f"prompts[{index}] must be a table with at least id and text")
@@ -120,12 +127,12 @@ def _prompt(raw: Any, base: Path, index: int) -> Prompt:
     _unknown(modalities, set(MODALITIES), f"prompts[{index}].modalities")
     for name in PATH_MODALITIES & set(modalities):
         if isinstance(modalities[name], str):
-            modalities[name] = str(_resolve(base, modalities[name]))
+            modalities[name] = str(_existing(base, modalities[name], f"prompt {pid!r} modalities.{name}"))
     if text is None and not modalities:
         raise SuiteError(f"prompt {pid!r} has neither text nor modalities; give it text = \"...\"")
     reference = raw.get("speaker_reference")
     if isinstance(reference, str):
-        reference = _resolve(base, reference)
+        reference = _existing(base, reference, f"prompt {pid!r} speaker_reference")
     elif reference is not None and not (isinstance(reference, dict) and "espeak" in reference):
         raise SuiteError(f"prompt {pid!r}: speaker_reference must be a path or {{ espeak = \"voice\" }}")
     return Prompt(id=pid, text=text, kind=str(raw.get("kind", "speech")), history_prompt=raw.get("history_prompt"),

@@ -92,3 +92,50 @@ def test_clap_embedder_skips_clearly_without_weights():
         pytest.skip("CLAP weights are present here; the skip path is not reachable")
     with pytest.raises(MetricUnavailable, match="no caption"):
         compute(np.zeros(100, np.float32), 16_000, "[music] ♪")
+
+
+@pytest.fixture(scope="module")
+def tiny_clap_dir(tmp_path_factory):
+    """A randomly initialised CLAP in the Hugging Face layout (model, feature extractor, BPE tokenizer), so the
+    real loading code runs offline; it scores nothing meaningful."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, RobertaTokenizer
+
+    root = tmp_path_factory.mktemp("clap")
+    vocab = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>", "Ġ"])}
+    for piece in list("abcdefghijklmnopqrstuvwxyz") + [f"Ġ{c}" for c in "abcdefghijklmnopqrstuvwxyz"]:
+        vocab[piece] = len(vocab)
+    (root / "vocab.json").write_text(json.dumps(vocab))
+    (root / "merges.txt").write_text("#version: 0.2\n")
+    model_dir = root / "model"
+    RobertaTokenizer(str(root / "vocab.json"), str(root / "merges.txt")).save_pretrained(model_dir)
+    config = ClapConfig(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=80),
+        audio_config=dict(depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1], patch_embeds_hidden_size=8,
+                          hidden_size=64, window_size=8),
+        projection_dim=16)
+    torch.manual_seed(0)
+    ClapModel(config).save_pretrained(model_dir)
+    ClapFeatureExtractor(truncation="rand_trunc").save_pretrained(model_dir)
+    return model_dir
+
+
+def test_clap_score_and_fad_clap_run_on_a_local_clap(tiny_clap_dir):
+    from bark_omni_eval.embedders.clap import ClapEmbedder
+    from bark_omni_eval.metrics.clap_score import compute
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(24_000) * 0.1).astype(np.float32)
+    score = compute(audio, 24_000, "[barks] a dog barking", clap_model=str(tiny_clap_dir))["clap_score"]
+    assert -1.0 <= score <= 1.0
+    assert compute(audio, 24_000, "a dog barking", clap_model=str(tiny_clap_dir))["clap_score"] == pytest.approx(score)
+    embedder = ClapEmbedder(str(tiny_clap_dir))
+    assert embedder.embed(audio[:4800]).shape == (1, 16)
+    texts = embedder.embed_text(["a dog", "rain on a roof"])
+    assert np.allclose(np.linalg.norm(texts, axis=1), 1.0)
+    spec = fad_metric("fad_clap", ClapEmbedder)
+    clips = [Clip((rng.standard_normal(24_000) * 0.1).astype(np.float32), 24_000) for _ in range(3)]
+    assert spec.compute(clips=clips, reference_clips=clips, clap_model=str(tiny_clap_dir))["fad"] == pytest.approx(0.0, abs=1e-6)

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bark_omni.errors import InvalidInputError
 from bark_omni.hookspecs import hookimpl
 from bark_omni.specs import MetricSpec
 from bark_omni_eval import plugin as eval_plugin
 from bark_omni_eval.baseline import compare, load_baseline
 from bark_omni_eval.errors import SuiteError
 from bark_omni_eval.report import write_report
-from bark_omni_eval.runner import run_suite
+from bark_omni_eval.runner import metric_errors, run_suite
 from bark_omni_eval.suite import load_suite
 
 SUITE = """
@@ -38,6 +39,7 @@ direction = "both"
 tolerance = { lufs = 0.5, true_peak_dbtp = 0.5 }
 [metrics.semantic_length]
 tolerance = 2
+[metrics.broken]
 """
 
 
@@ -48,6 +50,11 @@ class _TokenMetricPlugin:
     def register_metrics(self, register):
         register(MetricSpec("semantic_length", lambda result: {"tokens": float(result.semantic.size)},
                             higher_is_better=True, description="semantic tokens per clip"))
+        register(MetricSpec("broken", _broken, description="always fails"))
+
+
+def _broken(audio):
+    raise InvalidInputError("this metric is broken on purpose")
 
 
 def _write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
@@ -68,6 +75,7 @@ def _write(tmp_path: Path, text: str, name: str = "suite.toml") -> Path:
     ("[[prompts]]\nid = 'a'\ntext = 'hi'\n[prompts.modalities]\nsmell = 'roses'\n[metrics.wer]\n", "unknown key"),
     ("seeds = [-1]\n[[prompts]]\nid = 'a'\ntext = 'hi'\n[metrics.wer]\n", "seeds"),
     ("[[prompts]\n", "not valid TOML"),
+    ("[[prompts]]\nid = 'a'\ntext = 'hi'\nspeaker_reference = 'nope.wav'\n[metrics.wer]\n", "does not exist"),
 ])
 def test_bad_suites_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(SuiteError, match=message) as info:
@@ -128,6 +136,9 @@ def test_suite_run_report_and_baseline(tiny_run, tmp_path):
     tokens = [i["metrics"]["semantic_length"]["tokens"] for i in record["items"] if i["metrics"]]
     assert len(tokens) == 2 and record["summary"]["semantic_length.tokens"]["mean"] == pytest.approx(np.mean(tokens))
     assert record["summary"]["loudness.lufs"]["direction"] == "both"
+    # a metric that fails (rather than being unavailable) is recorded as an error, and fails the run
+    assert record["skipped"]["broken"].startswith("error: this metric is broken")
+    assert metric_errors(record) == ["broken: error: this metric is broken on purpose"]
 
     paths = write_report(record, out, command="bark-omni eval suite.toml")
     report = paths["markdown"].read_text(encoding="utf-8")
@@ -162,10 +173,10 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_cli_fails_on_a_regression_against_the_baseline(tiny_run, tmp_path):
     record, _ = tiny_run
     baseline = json.loads(json.dumps(record))
-    del baseline["summary"]["semantic_length.tokens"]  # the CLI's host has no such third-party metric
+    del baseline["summary"]["semantic_length.tokens"]  # the CLI's host has no such third-party metrics
     baseline["summary"]["loudness.lufs"]["mean"] += 3.0  # louder than now by more than the 0.5 LU tolerance
     (tmp_path / "louder.json").write_text(json.dumps(baseline))
-    suite = _write(tmp_path, SUITE.replace("[metrics.semantic_length]\ntolerance = 2\n", ""))
+    suite = _write(tmp_path, SUITE.replace("[metrics.semantic_length]\ntolerance = 2\n[metrics.broken]\n", ""))
     run = _cli("eval", str(suite), "--model", "tiny", "-o", str(tmp_path / "new"), "-q", "--device", "cpu",
                "--baseline", str(tmp_path / "louder.json"), cwd=tmp_path)
     assert run.returncode == 1, run.stderr

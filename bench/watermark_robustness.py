@@ -1,7 +1,7 @@
 """Watermark robustness table: detection rate at a measured false-positive rate <= 1e-3 after each attack,
 on real speech (espeak-ng, many voices), plus the quality cost. Run:
 
-    .venv/bin/python bench/watermark_robustness.py --clips 24 --null-keys 20
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/watermark_robustness.py --clips 24 --null-keys 20
 
 Prints a Markdown table (stdout) and, with --json, the raw figures. Also reports whether the p-value calibration
 holds: the measured FPR at p <= 1e-3 must stay <= 1e-3 (with the number of null trials that supports it).
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--null-keys", type=int, default=20)
     parser.add_argument("--attacks", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sentences", type=int, default=2, help="sentences per clip (2: about 8 s, 1: about 4 s)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -30,7 +31,7 @@ def main() -> None:
     from bark_omni_watermark.measure import robustness
 
     start = time.perf_counter()
-    clips = speech.corpus(args.clips, 24000, seed=args.seed)
+    clips = speech.corpus(args.clips, 24000, seed=args.seed, sentences=args.sentences)
     attacks = [a for a in args.attacks.split(",") if a] or None
 
     def progress(stage: str, done: int, total: int) -> None:

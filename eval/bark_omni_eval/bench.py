@@ -329,9 +329,14 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
 
 def run_bench(config: BenchConfig, log: Callable[[str], None] = lambda m: None) -> list[dict[str, Any]]:
     """All sizes on all devices, in order of size (so that CPU peak RSS reads per size)."""
+    from bark_omni.errors import InvalidInputError
+
+    unknown = sorted(set(config.dims) - set(DIMS))
+    if unknown:
+        raise InvalidInputError(f"unknown dims {', '.join(unknown)}; use {', '.join(DIMS)}")
     rows: list[dict[str, Any]] = []
     for dev in devices(config.device):
-        for dims in sorted(config.dims, key=list(DIMS).index if all(x in DIMS for x in config.dims) else str):
+        for dims in sorted(set(config.dims), key=list(DIMS).index):
             log(f"building {dims} on {dev}")
             stack = build_stack(dims, dev)
             rows += bench_one(stack, config, log)

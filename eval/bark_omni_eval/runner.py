@@ -243,7 +243,9 @@ def run_suite(
             except BarkOmniError as exc:
                 item.skipped[config.name] = f"error: {exc}"
         reasons = {i.skipped[config.name] for i in chosen if config.name in i.skipped}
-        if chosen and all(config.name in i.skipped for i in chosen):
+        if not chosen:
+            suite_skips[config.name] = "none of its prompts produced a clip (see the clips table for why)"
+        elif all(config.name in i.skipped for i in chosen):
             suite_skips[config.name] = "; ".join(sorted(reasons))
 
     summary: dict[str, dict[str, Any]] = {}

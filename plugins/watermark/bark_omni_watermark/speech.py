@@ -58,13 +58,13 @@ def speak(text: str, voice: str = "en-us", words_per_minute: int = 160, pitch: i
     return 0.5 * audio / max(np.abs(audio).max(), 1e-9)
 
 
-def corpus(count: int, sample_rate: int = 24000, seed: int = 0) -> list[np.ndarray]:
-    """``count`` different clips of two sentences (about 8 s, the length of one Bark generation); voice, rate
-    and pitch drawn by ``seed``."""
+def corpus(count: int, sample_rate: int = 24000, seed: int = 0, sentences: int = 2) -> list[np.ndarray]:
+    """``count`` different clips of ``sentences`` sentences (two: about 8 s, the length of one Bark generation);
+    voice, rate and pitch drawn by ``seed``."""
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(count):
-        text = SENTENCES[i % len(SENTENCES)] + " " + SENTENCES[(i + 5) % len(SENTENCES)]
+        text = " ".join(SENTENCES[(i + 5 * k) % len(SENTENCES)] for k in range(sentences))
         voice = VOICES[int(rng.integers(len(VOICES)))]
         clips.append(speak(text, voice, int(rng.integers(140, 185)), int(rng.integers(30, 70)), sample_rate))
     return clips

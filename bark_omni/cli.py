@@ -121,7 +121,8 @@ def generate(
         with display:
             result = run(request, host=host, decoder_options=decoder_options, adapters=adapters, progress=report)
     write_wav(output, result.audio, result.sample_rate)
-    result.extras.update(decoder_options=decoder_options or {}, plugins=sorted(host.plugins))
+    result.extras.update(decoder_options=decoder_options or {}, adapters=str(adapters) if adapters else None,
+                         plugins=sorted(host.plugins))
     host.pm.hook.audio_written(path=output, request=request, result=result)
     seconds = len(result.audio) / result.sample_rate
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
@@ -137,9 +138,10 @@ def cli_modalities(style: str | None, reference_audio: Path | None, image: Path 
     for item in priorities:
         name, _, value = item.partition("=")
         try:
-            weights[modality_name(name)] = float(value)
+            weight = float(value)
         except ValueError:
             raise InvalidInputError(f"--priority takes MODALITY=WEIGHT, e.g. image=2, got {item!r}") from None
+        weights[modality_name(name)] = weight
     events = None
     if control is not None:
         try:

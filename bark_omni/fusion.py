@@ -121,24 +121,31 @@ class GatedCrossAttention(nn.Module):
         """Per-generation keys and values; each value is scaled by its modality's routing weight."""
         return self._heads(self.k(ctx)), self._heads(self.v(ctx) * token_weights.unsqueeze(-1))
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor,
-                any_real: torch.Tensor, time_weights: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` is (B, N), or (B, T, N) per query; ``any_real`` (B) or (B, T) says which queries see any
-        token (the others get exactly ``h``). ``time_weights`` (B, T, N), when given, scale each query's
-        attention to each token (0 outside a timed token's window): a timed token acts near its time only."""
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None,
+                any_real: torch.Tensor | None = None, time_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` is (B, N), or (B, T, N) per query, or None when every query sees every token; ``any_real``
+        (B) or (B, T) says which queries see any token (the others get exactly ``h``), None when all do.
+        ``time_weights`` (B, T, N), when given, scale each query's attention to each token (0 outside a timed
+        token's window): a timed token acts near its time only."""
         B, T, C = h.shape
         q = self._heads(self.q(self.norm(h)))
-        if mask.dim() == 2:
-            mask, any_real = mask[:, None, :], any_real[:, None]
-        mask = mask | ~any_real[..., None]  # a query that sees nothing attends anywhere, then is zeroed: no NaN
+        attn_mask = None
+        if mask is not None:
+            if mask.dim() == 2:
+                mask, any_real = mask[:, None, :], (any_real[:, None] if any_real is not None else None)
+            if any_real is not None:  # a query that sees nothing attends anywhere, then is zeroed: no NaN
+                mask = mask | ~any_real[..., None]
+            attn_mask = mask[:, None]
         if time_weights is None:
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None])
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
         else:
             scores = (q @ keys.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
-            probs = torch.softmax(scores.masked_fill(~mask[:, None], torch.finfo(scores.dtype).min), dim=-1)
-            y = (probs * time_weights[:, None].to(probs.dtype)) @ values
+            if attn_mask is not None:
+                scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)
+            y = (torch.softmax(scores, dim=-1) * time_weights[:, None].to(scores.dtype)) @ values
         y = self.out(y.transpose(1, 2).reshape(B, T, C))
-        y = torch.where(any_real[..., None], y, torch.zeros_like(y))
+        if any_real is not None:
+            y = torch.where(any_real[..., None], y, torch.zeros_like(y))
         return h + torch.tanh(self.gate).to(h.dtype) * y.to(h.dtype)
 
 
@@ -410,38 +417,48 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 
 
 class StageConditioning:
-    """The ``generation.Conditioning`` of one stage: precomputed keys/values per injected layer and, when
-    tokens are timed, the per-position attention weights."""
+    """The ``generation.Conditioning`` of one stage: keys/values per injected layer, computed once per
+    generation, and everything a step needs that does not depend on the step (masks; for timed tokens the
+    per-position attention weights), so a step only indexes and attends."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
                  table: torch.Tensor | None = None) -> None:
         self._layers = layers
         self._kv = kv
         self._mask = mask
-        self._any = mask.any(dim=1)
         self._table = table
         self.layers = frozenset(kv)
+        self._wide: dict[int, StageConditioning] = {}
+        any_real = mask.any(dim=1)
+        # untimed: None when every row sees every token (the common case: SDPA's unmasked kernel, no zeroing)
+        self._step_mask = None if bool(mask.all()) else mask
+        self._step_any = None if bool(any_real.all()) else any_real
+        if table is not None:
+            self._visible = (table > 0) & mask[:, None, :]  # (B, positions, N)
+            self._any_at = self._visible.any(-1)  # (B, positions)
+            self._all_rows_at = self._any_at.all(0).cpu()  # (positions,): can the zeroing be skipped?
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         keys, values = self._kv[layer]
-        mask, any_real, table = self._mask, self._any, self._table
         B = hidden.shape[0]
-        if B != mask.shape[0]:  # a batch-1 context reused for a wider batch
-            mask, any_real = mask.expand(B, -1), any_real.expand(B)
-            keys, values = keys.expand(B, -1, -1, -1), values.expand(B, -1, -1, -1)
-            table = table.expand(B, -1, -1) if table is not None else None
-        if table is None:
-            return self._layers[str(layer)](hidden, keys, values, mask, any_real)
+        if B != keys.shape[0]:  # a batch-1 context shared by a wider batch
+            if B not in self._wide:
+                self._wide[B] = self.select(torch.zeros(B, dtype=torch.long, device=keys.device))
+            return self._wide[B](layer, hidden, positions)
+        cross = self._layers[str(layer)]
+        if self._table is None:
+            return cross(hidden, keys, values, self._step_mask, self._step_any)
         if positions is None:
             raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
-        weights = table[:, positions[0]]
-        visible = mask[:, None, :] & (weights > 0)
-        return self._layers[str(layer)](hidden, keys, values, visible, visible.any(-1), weights)
+        at = positions[0]
+        any_real = None if bool(self._all_rows_at[at.cpu()].all()) else self._any_at[:, at]
+        return cross(hidden, keys, values, self._visible[:, at], any_real, self._table[:, at])
 
     def select(self, index: torch.Tensor) -> StageConditioning:
-        """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished)."""
+        """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished); a
+        batch-1 conditioning is shared by every row."""
         if self._mask.shape[0] == 1:
-            return self
+            index = torch.zeros_like(index)
         kv = {i: (k[index], v[index]) for i, (k, v) in self._kv.items()}
         table = self._table[index] if self._table is not None else None
         return StageConditioning(self._layers, kv, self._mask[index], table)

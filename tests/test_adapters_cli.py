@@ -72,15 +72,9 @@ def style_only(tmp_path_factory, tiny_models) -> Path:
 @pytest.mark.parametrize("args, message", [
     (["--image", "{image}", "--adapters", "{mine}"], "no adapter weights for image in these adapters"),
     (["--style", "calm", "--adapters", "{other}"], "were made for base model sha256:0123456789abcdef"),
-    (["--style", "calm"], "no adapter weights: pass adapters=DIR"),
-    (["--style", "calm", "--adapters", "{mine}", "--priority", "text=loud"], "--priority takes MODALITY=WEIGHT"),
-    (["--style", "calm", "--adapters", "{mine}", "--priority", "smell=1"], "unknown modality 'smell'"),
-    (["--control", "{broken}", "--adapters", "{mine}"], "is not valid JSON"),
-    (["--control", "{missing}", "--adapters", "{mine}"], "cannot read control events"),
 ])
 def test_generate_errors_are_one_clear_line(tmp_path, inputs, style_only, args, message):
-    places = {"image": inputs["image"], "broken": inputs["broken"], "missing": tmp_path / "none.json",
-              "mine": style_only / "mine", "other": style_only / "other"}
+    places = {"image": inputs["image"], "mine": style_only / "mine", "other": style_only / "other"}
     out = tmp_path / "never.wav"
     result = run("generate", "--model", "tiny", "-t", "Hi.", "-q", "-o", str(out), *[a.format(**places) for a in args])
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -93,3 +87,28 @@ def test_init_refuses_unknown_modalities(tmp_path):
     result = run("adapters", "init", "--model", "tiny", "--modalities", "image,smell", "-o", str(tmp_path / "x"))
     assert result.returncode != 0 and "unknown modality 'smell'" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"priorities": ["text=loud"]}, "--priority takes MODALITY=WEIGHT"),
+    ({"priorities": ["smell=1"]}, "unknown modality 'smell'"),
+    ({"priorities": ["image=-1"]}, "must be a number >= 0"),
+    ({"control": "broken"}, "is not valid JSON"),
+    ({"control": "missing"}, "cannot read control events"),
+])
+def test_bad_modality_options_are_clear_errors(inputs, tmp_path, options, message):
+    from bark_omni.cli import cli_modalities
+    from bark_omni.errors import InvalidInputError
+
+    control = {"broken": inputs["broken"], "missing": tmp_path / "none.json"}.get(options.get("control"))
+    with pytest.raises(InvalidInputError, match=message):
+        cli_modalities(None, None, None, control, options.get("priorities", []))
+
+
+def test_modality_options_become_a_bundle(inputs):
+    from bark_omni.cli import cli_modalities
+
+    bundle = cli_modalities("calm", inputs["audio"], inputs["image"], inputs["events"], ["audio=2", "control_events=0.5"])
+    assert bundle.style_text == "calm" and bundle.reference_audio == str(inputs["audio"]) and bundle.image == str(inputs["image"])
+    assert bundle.control_events == [{"time_s": 0.1, "kind": "beat"}, [0.2, "sfx", "laughs"]]
+    assert bundle.priorities == {"reference_audio": 2.0, "control_events": 0.5}

@@ -177,3 +177,16 @@ def test_a_batch_with_different_modalities_per_row_matches_each_row_alone(host, 
         np.testing.assert_array_equal(audio_b, audio_a)
     assert not np.array_equal(batch[0][0]["semantic_prompt"], batch[1][0]["semantic_prompt"]), \
         "the image and events must steer row 1 away from row 0 (same text and seed)"
+
+
+def test_the_coarse_stage_is_conditioned_only_by_adapters_that_ask_for_it(host, tiny_models, inputs):
+    model = FusionModel.initialise(host, tiny_models, MODALITIES, adapter_config={"reference_audio": {"stages": ["semantic", "coarse"]}})
+    conditioning = model.conditioning([ModalityBundle(**inputs)])
+    n_audio = model.adapters["reference_audio"].prepare(inputs["reference_audio"]).shape[0]
+    assert int(conditioning.context.stage_masks["coarse"].sum()) == 1 + n_audio  # its start token and its frames
+    assert model.conditioning([ModalityBundle(style_text="calm")]).for_stage("coarse") is None
+    open_gates(model)
+    semantic = np.random.default_rng(0).integers(0, 10_000, 40)
+    run = lambda c: gen.generate_coarse(tiny_models.coarse, semantic, generator=torch.Generator().manual_seed(0),  # noqa: E731
+                                        conditioning=c)
+    assert not np.array_equal(run(conditioning.for_stage("coarse")), run(None))

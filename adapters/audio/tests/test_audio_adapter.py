@@ -10,6 +10,7 @@ import torch
 from bark_omni.errors import InvalidInputError
 from bark_omni.testing import check_adapter_conformance
 from bark_omni_audio.loading import load_reference_audio
+from bark_omni_audio import plugin
 from bark_omni_audio.plugin import build
 
 LOAD = dict(min_seconds=1.0, max_seconds=10.0, target_lufs=-23.0)
@@ -26,10 +27,10 @@ def loudness(samples: np.ndarray) -> float:
     return pyloudnorm.Meter(24_000).integrated_loudness(samples.astype(np.float64))
 
 
-def test_conformance(tiny_host, tiny_models, tmp_path):
+def test_conformance(make_host, tiny_models, tmp_path):
     path = tmp_path / "voice.wav"
     sf.write(path, tone(1.2, 16_000), 16_000)
-    check_adapter_conformance(tiny_host.adapters["audio"], tiny_models, samples=[(tone(1.0, 24_000), 24_000), str(path)],
+    check_adapter_conformance(make_host(plugin).adapters["audio"], tiny_models, samples=[(tone(1.0, 24_000), 24_000), str(path)],
                               garbage=[np.zeros(48_000), (tone(0.3, 24_000), 24_000), str(tmp_path / "missing.wav")])
 
 

@@ -19,8 +19,8 @@ from bark_omni_control import BUILTIN_KINDS, ControlEvent, validate_events
 SAMPLES = [[ControlEvent(0.1, "beat", 0.8), (0.3, "sfx", "laughs")], [{"time_s": 0.2, "kind": "phoneme", "value": "AH"}]]
 
 
-def test_conformance(tiny_host, tiny_models):
-    check_adapter_conformance(tiny_host.adapters["control"], tiny_models, samples=SAMPLES,
+def test_conformance(make_host, tiny_models):
+    check_adapter_conformance(make_host(control_plugin).adapters["control"], tiny_models, samples=SAMPLES,
                               garbage=[[], [(99.0, "beat")], [(0.1, "explosion")], [(-0.5, "beat")], [("soon", "beat")],
                                        [(0.1, "beat", 7)], [(0.1, "sfx")], ControlEvent(0.1, "beat"), [{"when": 1}]])
 
@@ -76,10 +76,10 @@ def test_coarse_stage_is_refused(tiny_models):
         control_plugin.build(tiny_models, 16, {"stages": ["semantic", "coarse"]})
 
 
-def test_an_event_acts_near_its_time_only(tiny_host, tiny_models):
+def test_an_event_acts_near_its_time_only(make_host, tiny_models):
     """With the gates open wide, semantic frames before an event's window are exactly vanilla Bark's, and the
     first changed frame lies inside the window (0.4 s +- 0.15 s: frames 13..27 at 49.9 Hz)."""
-    model = FusionModel.initialise(tiny_host, tiny_models, ["control_events"])
+    model = FusionModel.initialise(make_host(control_plugin), tiny_models, ["control_events"])
     with torch.no_grad():
         for layer in model.fusion.cross["semantic"].values():
             layer.gate.fill_(3.0)

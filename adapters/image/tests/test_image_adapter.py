@@ -9,6 +9,7 @@ from PIL import Image
 
 from bark_omni.errors import InvalidInputError, ModelNotFoundError
 from bark_omni.testing import check_adapter_conformance
+from bark_omni_image import plugin
 from bark_omni_image.adapter import ImageAdapter
 from bark_omni_image.encoder import TINY
 from bark_omni_image.loading import load_image
@@ -19,15 +20,15 @@ def gradient(h: int = 40, w: int = 56) -> np.ndarray:
     return np.stack([x / w * 255, y / h * 255, np.full_like(x, 128.0)], axis=-1).astype(np.uint8)
 
 
-def test_conformance(tiny_host, tiny_models, tmp_path):
+def test_conformance(make_host, tiny_models, tmp_path):
     path = tmp_path / "scene.png"
     Image.fromarray(gradient()).save(path)
-    check_adapter_conformance(tiny_host.adapters["image"], tiny_models, samples=[str(path), gradient(20, 30)],
+    check_adapter_conformance(make_host(plugin).adapters["image"], tiny_models, samples=[str(path), gradient(20, 30)],
                               garbage=[np.full((4, 4, 3), np.nan), np.zeros((0, 5, 3)), np.zeros((5, 5, 7))])
 
 
-def test_patch_tokens_conform_too(tiny_host, tiny_models):
-    check_adapter_conformance(tiny_host.adapters["image"], tiny_models, samples=[gradient()], config={"tokens": "patches"})
+def test_patch_tokens_conform_too(make_host, tiny_models):
+    check_adapter_conformance(make_host(plugin).adapters["image"], tiny_models, samples=[gradient()], config={"tokens": "patches"})
 
 
 def test_tiny_encoder_is_chosen_for_tiny_bark_and_is_deterministic(tiny_models):

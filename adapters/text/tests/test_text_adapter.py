@@ -9,15 +9,12 @@ from bark_omni.constants import TEXT_ENCODING_OFFSET
 from bark_omni.errors import InvalidInputError
 from bark_omni.testing import check_adapter_conformance
 from bark_omni_text.adapter import StyleTextAdapter
+from bark_omni_text import plugin
 from bark_omni_text.plugin import build
 
 
-def spec(host):
-    return host.adapters["text"]
-
-
-def test_conformance(tiny_host, tiny_models):
-    check_adapter_conformance(spec(tiny_host), tiny_models, samples=["whispering, sad", "a loud cheerful announcer voice"],
+def test_conformance(make_host, tiny_models):
+    check_adapter_conformance(make_host(plugin).adapters["text"], tiny_models, samples=["whispering, sad", "a loud cheerful announcer voice"],
                               garbage=[["list"], "   ", 42])
 
 

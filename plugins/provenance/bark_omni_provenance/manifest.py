@@ -50,12 +50,22 @@ def generation_id(audio: np.ndarray) -> str:
     return array_sha256(np.asarray(audio, dtype=np.float32))[:16]
 
 
+def sha256_tree(path: Path) -> str:
+    """Hash of a directory: every file's relative name and content, in sorted order."""
+    digest = hashlib.sha256()
+    for item in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        digest.update(str(item.relative_to(path)).encode() + b"\0" + sha256_file(item).encode())
+    return digest.hexdigest()
+
+
 def _describe_input(value: Any) -> dict[str, Any] | None:
     """A JSON description of an input: a path (with its file's hash) is replayable, an in-memory value is not."""
     if value is None:
         return None
     if isinstance(value, (str, Path)) and Path(value).is_file():
         return {"path": str(Path(value).resolve()), "sha256": sha256_file(Path(value)), "replayable": True}
+    if isinstance(value, (str, Path)) and Path(value).is_dir():
+        return {"path": str(Path(value).resolve()), "sha256": sha256_tree(Path(value)), "replayable": True}
     if isinstance(value, str):
         return {"name": value, "replayable": True}
     if isinstance(value, dict):
@@ -91,7 +101,8 @@ def build_manifest(audio_path: Path, request: Any, result: Any) -> dict[str, Any
     extras = result.extras
     active = extras.get("plugins")
     inputs = {"text_sha256": sha256_bytes(request.text.encode("utf-8")) if isinstance(request.text, str) else None,
-              "history_prompt": _describe_input(request.history_prompt)}
+              "history_prompt": _describe_input(request.history_prompt),
+              "adapters": _describe_input(extras.get("adapters"))}
     if modalities is not None:
         inputs.update(style_text=modalities.style_text,
                       reference_audio=_describe_input(modalities.reference_audio),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .manifest import array_sha256, load_manifest, sha256_file
+from .manifest import array_sha256, load_manifest, sha256_file, sha256_tree
 
 
 @dataclass
@@ -36,9 +36,9 @@ def _input(described: dict[str, Any] | None, name: str) -> Any:
         raise InvalidInputError(f"the manifest's {name} was an in-memory value; replay needs inputs saved as files")
     if "path" in described:
         path = Path(described["path"])
-        if not path.is_file():
+        if not path.exists():
             raise InvalidInputError(f"the manifest's {name} file {path} is gone; restore it to replay")
-        if sha256_file(path) != described["sha256"]:
+        if (sha256_tree(path) if path.is_dir() else sha256_file(path)) != described["sha256"]:
             raise InvalidInputError(f"the manifest's {name} file {path} has changed since generation (hash differs)")
         return str(path)
     return described.get("name", described.get("value"))
@@ -73,8 +73,9 @@ def replay(manifest_path: Path, *, device: str | None = None, host: Any = None, 
         safety = manifest.get("safety", {})
         block = [name for name in ("guardrails", "watermark") if safety.get(name) is False]
         host = Host(block=block)
+    adapters = _input(manifest.get("inputs", {}).get("adapters"), "adapters")
     result = generate(request, host=host, device=device or manifest.get("device"),
-                      decoder_options=manifest["decoder"].get("options") or None, progress=progress)
+                      decoder_options=manifest["decoder"].get("options") or None, adapters=adapters, progress=progress)
     audio = np.asarray(result.audio, dtype=np.float32)
     actual = array_sha256(audio)
     expected = manifest["audio"]["float32_sha256"]

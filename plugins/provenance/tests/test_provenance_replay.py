@@ -115,3 +115,17 @@ def test_opting_out_of_manifest_and_watermark(tmp_path, tiny_model_dir, capsys):
     assert info.value.code in (0, None)
     assert out.exists() and not manifest_path_for(out).exists()
     assert "warning: watermark switched off by --no-watermark" in capsys.readouterr().err
+
+
+def test_adapter_weights_directory_is_hashed_and_checked(tmp_path):
+    from bark_omni_provenance.manifest import _describe_input
+    from bark_omni_provenance.replay import _input
+
+    weights = tmp_path / "adapters"
+    weights.mkdir()
+    (weights / "image.safetensors").write_bytes(b"weights v1")
+    described = _describe_input(str(weights))
+    assert described["replayable"] and _input(described, "adapters") == str(weights.resolve())
+    (weights / "image.safetensors").write_bytes(b"weights v2")
+    with pytest.raises(InvalidInputError, match="has changed since generation"):
+        _input(described, "adapters")

@@ -185,5 +185,7 @@ def load_config(path: Path, overrides: list[str] = ()) -> TrainConfig:
         *parents, leaf = key.strip().split(".")
         for parent in parents:
             target = target.setdefault(parent, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {key}: {parent} is not a table")
         target[leaf] = _parse_value(value.strip())
     return _coerce(TrainConfig, data, "")

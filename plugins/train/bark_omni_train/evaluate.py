@@ -114,7 +114,9 @@ class NearestCentroid:
 def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_indices: Sequence[int],
           val_indices: Sequence[int], config: TrainConfig) -> dict[str, Any]:
     """Generate semantic tokens for labelled validation rows with only one modality, and with nothing; a
-    nearest-centroid classifier fitted on the training targets names each row's class from the tokens."""
+    nearest-centroid classifier fitted on the training targets names each row's class from the tokens (a
+    sequence sharing no token with any class falls to the first class: chance for balanced classes). Also
+    reported: the share of generated tokens that occur in the row's class targets."""
     from bark_omni import generation as gen
     from bark_omni.modality import ModalityBundle
 
@@ -124,6 +126,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
         return {}
     classifier = NearestCentroid([t for _, t in train], [r.label for r, _ in train])
     counts = {label: sum(1 for r, _ in train if r.label == label) for label in classifier.labels}
+    vocab = {label: {int(t) for r, seq in train if r.label == label for t in seq} for label in classifier.labels}
     out: dict[str, Any] = {"classes": classifier.labels, "chance": 1 / len(classifier.labels), "tokens": cfg.tokens,
                            "majority_rate": max(counts.values()) / sum(counts.values())}
     was_training = fusion.training
@@ -134,6 +137,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
                          for i in rows}
         for top_k in cfg.top_ks:
             hits = {"with": 0, "without": 0}
+            in_class = {"with": 0, "without": 0}  # generated tokens that belong to the row's class targets
             examples = []
             for i in rows:
                 row = builder.rows[i]
@@ -144,12 +148,15 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
                         max_gen_duration_s=(cfg.tokens - 0.5) / SEMANTIC_RATE_HZ, generator=generator, conditioning=cond)
                     predicted = classifier.predict(tokens)
                     hits[key] += int(predicted == row.label)
+                    in_class[key] += sum(int(t) in vocab[row.label] for t in tokens)
                     if len(examples) < 4:
                         examples.append({"id": row.id, "label": row.label, "condition": key, "predicted": predicted,
                                          "tokens": tokens[:12].tolist()})
             n = max(len(rows), 1)
             out[f"{modality}/top_k={top_k or 'none'}"] = {
                 "modality": modality, "top_k": top_k or None, "temp": cfg.temp, "rows": len(rows),
-                "accuracy_with": hits["with"] / n, "accuracy_without": hits["without"] / n, "examples": examples}
+                "accuracy_with": hits["with"] / n, "accuracy_without": hits["without"] / n,
+                "class_token_rate_with": in_class["with"] / (n * cfg.tokens),
+                "class_token_rate_without": in_class["without"] / (n * cfg.tokens), "examples": examples}
     fusion.train(was_training)
     return out

@@ -33,7 +33,6 @@ class Example:
     semantic_eos: bool
     coarse: np.ndarray | None  # (2, T) target coarse codes
     inputs: dict[str, Any]  # modality -> adapter input, only those kept this step
-    available: tuple[str, ...] = ()  # modalities the row has (before dropout)
     cacheable: frozenset[str] = field(default_factory=frozenset)  # inputs that are the same at every step
 
 
@@ -97,8 +96,7 @@ class ExampleBuilder:
         row = self.rows[index]
         targets = self.load_targets(index)
         rng = np.random.default_rng(stable_seed(cfg.seed, "example", step, slot))
-        available = self.row_modalities(index)
-        kept = [m for m in available if m not in drop]
+        kept = [m for m in self.row_modalities(index) if m not in drop]
         if train and kept:
             draws = {m: rng.random() for m in kept}
             survivors = [m for m in kept if draws[m] >= cfg.dropout.get(m, 0.0)]
@@ -110,7 +108,7 @@ class ExampleBuilder:
         coarse = targets.codes[:2, : cfg.max_coarse_tokens // 2] if self.has_coarse(index) else None
         augmented = {"image": train and image_enabled(cfg.augment), "reference_audio": train and audio_enabled(cfg.augment)}
         return Example(slot=slot, row_id=row.id, label=row.label, text=self.text_of(index), semantic=semantic,
-                       semantic_eos=eos and cfg.semantic_eos, coarse=coarse, inputs=inputs, available=available,
+                       semantic_eos=eos and cfg.semantic_eos, coarse=coarse, inputs=inputs,
                        cacheable=frozenset(m for m in kept if not augmented.get(m, False)))
 
 
@@ -125,11 +123,10 @@ class Batch:
     coarse_window: torch.Tensor | None  # (B, 256) semantic context of the coarse stage
     coarse_in: torch.Tensor | None  # (B, C - 1)
     coarse_target: torch.Tensor | None  # (B, C) code values 0..1023
-    ids: list[str] = field(default_factory=list)
 
     def to(self, device: Any) -> Batch:
-        moved = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in vars(self).items() if k not in ("examples", "ids")}
-        return Batch(examples=self.examples, ids=self.ids, **moved)
+        moved = {k: (v.to(device) if v is not None else None) for k, v in vars(self).items() if k != "examples"}
+        return Batch(examples=self.examples, **moved)
 
 
 def collate(examples: list[Example]) -> Batch:
@@ -166,5 +163,5 @@ def collate(examples: list[Example]) -> Batch:
             coarse_target[i, : len(flat)] = torch.from_numpy(flat)
             tokens = flat + SEMANTIC_VOCAB_SIZE + (np.arange(len(flat)) % 2) * CODEBOOK_SIZE
             coarse_in[i, : len(flat) - 1] = torch.from_numpy(tokens[:-1])
-    return Batch(examples=examples, ids=[e.row_id for e in examples], text=text, semantic_in=sem_in,
+    return Batch(examples=examples, text=text, semantic_in=sem_in,
                  semantic_target=sem_target, coarse_window=window, coarse_in=coarse_in, coarse_target=coarse_target)

@@ -6,7 +6,8 @@ import math
 
 
 class WarmupCosine:
-    """A picklable-free callable for ``LambdaLR``: its state is its ``__dict__`` (plain numbers, saved as JSON)."""
+    """The ``LambdaLR`` factor per step. A callable object rather than a function, so the scheduler's
+    ``state_dict`` carries its numbers (JSON-safe) and ``load_state_dict`` restores them."""
 
     def __init__(self, warmup: int, total: int, min_ratio: float = 0.1) -> None:
         self.warmup = max(0, int(warmup))

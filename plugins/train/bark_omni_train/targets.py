@@ -108,6 +108,8 @@ def prepare_targets(rows: list[Row], cache: Path, models: BarkModels, settings: 
     problems: list[str] = []
     index_rows: dict[str, dict[str, str]] = {}
     for done, row in enumerate(rows, start=1):
+        if progress is not None:
+            progress(done - 1, len(rows))
         path = target_file(cache, row.id)
         try:
             hashes = {kind: file_hash(file) for kind, file in row.files().items()}
@@ -138,8 +140,8 @@ def prepare_targets(rows: list[Row], cache: Path, models: BarkModels, settings: 
                 save_file(arrays, str(tmp), metadata=info)
             made += 1
         index_rows[row.id] = {"file": path.name, "fields_hash": fields_hash(row)}
-        if progress is not None:
-            progress(done, len(rows))
+    if progress is not None:
+        progress(len(rows), len(rows))
     index = {"format": 1, "model_fingerprint": models.fingerprint, "codec_fingerprint": codec_fp,
              "teacher": asdict(settings), "rows": index_rows}
     with atomic_output(cache / INDEX_FILE) as tmp:

@@ -24,7 +24,7 @@ from bark_omni.fusion import FusionModel
 from . import checkpoint as ckpt
 from . import distributed
 from .config import TrainConfig
-from .errors import ConfigError, DataError, ResumeError
+from .errors import DataError, ResumeError
 from .evaluate import prepare_inputs, probe, validate
 from .examples import ExampleBuilder, collate
 from .manifest import read_manifest
@@ -137,13 +137,9 @@ class Trainer:
         if not self.train_indices:
             raise DataError(f"{config.manifest} has no training rows with targets; add rows with split 'train'")
         self.val_indices = [i for i, r in enumerate(rows) if r.split == "val" and builder.has_semantic(i)][: config.val_max_rows]
-        self.sampler = StepSampler([rows[i].domain for i in self.train_indices], config.batch_size,
-                                   config.domain_temperature, config.seed)
+        self.sampler = self.new_sampler()
         self.fusion = FusionModel.initialise(self.host, self.models, config.modalities, seed=config.seed,
                                              adapter_config=config.adapter_config).to(procs.device).train()
-        missing = [m for m in config.modalities if m not in self.fusion.config.modalities]
-        if missing:
-            raise ConfigError(f"no adapter for {missing}")
         groups, self.param_names = param_groups(self.fusion, config)
         self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -217,13 +213,14 @@ class Trainer:
                            world_size=self.procs.world_size)
 
     def _loader(self) -> Iterator[list[Any]]:
-        plan = ChunkPlan(self.sampler_copy(), self.step, self.config.steps, self.config, self.procs)
+        plan = ChunkPlan(self.new_sampler(), self.step, self.config.steps, self.config, self.procs)
         dataset = StepExamples(_Subset(self.builder, self.train_indices))
         loader = torch.utils.data.DataLoader(dataset, batch_sampler=plan, collate_fn=_as_list,
                                              num_workers=self.config.num_workers)
         return iter(loader)
 
-    def sampler_copy(self) -> StepSampler:
+    def new_sampler(self) -> StepSampler:
+        """The step plan of the training rows (the loader iterates its own copy; ``self.sampler`` counts)."""
         cfg = self.config
         return StepSampler([self.builder.rows[i].domain for i in self.train_indices], cfg.batch_size,
                            cfg.domain_temperature, cfg.seed)

@@ -57,12 +57,14 @@ def toy_dataset(tmp_path_factory, toy_models):
     return manifest
 
 
-@pytest.fixture
-def keep_threads():
-    """Training may set torch's thread count (cpu_threads); put it back for the other tests."""
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread in these tests (the tiny models gain nothing from more, and on a shared machine extra
+    threads only wait for each other); training's ``cpu_threads`` also sets it. Restored after each module."""
     import torch
 
     threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 

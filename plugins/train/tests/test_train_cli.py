@@ -20,7 +20,7 @@ def run(args, capsys):
     return done.value.code, captured.out, captured.err
 
 
-def test_cli_pipeline_with_the_real_adapters(tmp_path, capsys, keep_threads):
+def test_cli_pipeline_with_the_real_adapters(tmp_path, capsys):
     pytest.importorskip("bark_omni_image", reason="bark-omni-image is not installed (requirements/local.txt installs it)")
     pytest.importorskip("bark_omni_control", reason="bark-omni-control is not installed (requirements/local.txt installs it)")
     data = tmp_path / "data"

@@ -9,7 +9,6 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from bark_omni.cli import main
 from bark_omni_train.errors import DataError

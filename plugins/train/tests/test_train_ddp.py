@@ -18,7 +18,7 @@ from bark_omni_train.trainer import train
 TOYS = Path(__file__).with_name("train_toys.py")
 
 
-def test_two_processes_match_one(write_config, toy_host, toy_models, keep_threads):
+def test_two_processes_match_one(write_config, toy_host, toy_models):
     keys = dict(steps=3, batch_size=8, micro_batch_size=2, checkpoint_every=0, contrastive_weight=0.5)
     one = write_config("one", **keys)
     two = write_config("two", **keys)

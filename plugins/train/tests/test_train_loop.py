@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import bark_omni
 from bark_omni_train.config import load_config
@@ -18,9 +17,6 @@ from bark_omni_train.trainer import METRICS_FILE, train
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, toy_host, toy_dataset):
-    import torch as _torch
-
-    threads = _torch.get_num_threads()
     out = tmp_path_factory.mktemp("learn")
     config = {
         "manifest": str(toy_dataset), "output": str(out / "run"), "model": "tiny", "modalities": ["image", "control_events"],
@@ -31,9 +27,7 @@ def trained(tmp_path_factory, toy_host, toy_dataset):
     }
     path = out / "config.json"
     path.write_text(json.dumps(config))
-    report = train(load_config(path), host=toy_host)
-    _torch.set_num_threads(threads)
-    return report
+    return train(load_config(path), host=toy_host)
 
 
 def test_present_modality_beats_ablation_and_absent_routes_to_zero(trained):
@@ -69,7 +63,7 @@ def test_trained_adapters_load_into_generate_audio(trained, toy_host, toy_datase
     assert not np.array_equal(steered["semantic_prompt"][: len(plain["semantic_prompt"])], plain["semantic_prompt"][: len(steered["semantic_prompt"])])
 
 
-def test_coarse_stage_trains_on_encodec_codes(tmp_path, toy_host, toy_models, keep_threads):
+def test_coarse_stage_trains_on_encodec_codes(tmp_path, toy_host, toy_models):
     from bark_omni_train.manifest import read_manifest
     from bark_omni_train.synthetic import make_dataset
     from bark_omni_train.targets import prepare_targets
@@ -92,3 +86,33 @@ def test_coarse_stage_trains_on_encodec_codes(tmp_path, toy_host, toy_models, ke
 
     weights = load_file(str(Path(report["adapters"]) / "adapters.safetensors"))
     assert weights["fusion.cross.coarse.1.gate"].abs().item() > 0  # the coarse stage's gate was trained
+
+
+def test_reference_audio_trains_through_its_augmentations(tmp_path, tiny_host, toy_models):
+    pytest.importorskip("bark_omni_audio", reason="bark-omni-audio is not installed (requirements/local.txt installs it)")
+    from bark_omni_train.examples import ExampleBuilder
+    from bark_omni_train.manifest import read_manifest
+    from bark_omni_train.synthetic import make_dataset
+    from bark_omni_train.targets import TargetStore, prepare_targets
+
+    manifest = make_dataset(tmp_path / "data", classes=2, per_class=2, val_per_class=1, tokens=50)  # 1.1 s clips
+    rows = read_manifest(manifest)
+    prepare_targets(rows, tmp_path / "data" / "cache", toy_models)
+    config = {
+        "manifest": str(manifest), "output": str(tmp_path / "run"), "model": "tiny", "modalities": ["reference_audio"],
+        "steps": 2, "batch_size": 2, "micro_batch_size": 2, "lr": 0.05, "warmup_steps": 0, "checkpoint_every": 0,
+        "progress": False, "augment": {"loudness_db": 6.0, "rir_prob": 1.0, "stretch": 0.04},
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    parsed = load_config(path)
+    builder = ExampleBuilder(rows, TargetStore(tmp_path / "data" / "cache"), toy_models.tokenizer, parsed)
+    a, b = (builder.build(1, slot=s, step=0).inputs["reference_audio"] for s in (0, 1))
+    clean = builder.input_of(1, "reference_audio")
+    assert a[1] == clean[1] and not np.allclose(a[0][: len(clean[0])], clean[0][: len(a[0])])
+    assert not np.array_equal(a[0], b[0])  # each slot draws its own room, loudness and stretch
+    example = builder.build(1, slot=0, step=0)
+    assert "reference_audio" not in example.cacheable  # augmented inputs are encoded afresh each step
+    report = train(parsed, host=tiny_host)
+    assert np.isfinite(report["validation"]["ce_semantic"]["all"])
+    assert report["validation"]["ce_semantic"]["all"] != report["validation"]["ce_semantic"]["none"]

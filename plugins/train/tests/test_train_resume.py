@@ -39,7 +39,7 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-def test_killed_runs_resume_to_the_uninterrupted_weights(write_config, toy_host, keep_threads):
+def test_killed_runs_resume_to_the_uninterrupted_weights(write_config, toy_host):
     straight = write_config("straight")
     train(load_config(straight), host=toy_host)
     reference = final_weights(straight)
@@ -67,7 +67,7 @@ def test_killed_runs_resume_to_the_uninterrupted_weights(write_config, toy_host,
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_a_damaged_checkpoint_is_skipped_and_outputs_are_not_overwritten(write_config, toy_host, keep_threads):
+def test_a_damaged_checkpoint_is_skipped_and_outputs_are_not_overwritten(write_config, toy_host):
     config = write_config("run", steps=4)
     train(load_config(config), host=toy_host)
     with pytest.raises(ResumeError, match="--resume"):
@@ -79,11 +79,11 @@ def test_a_damaged_checkpoint_is_skipped_and_outputs_are_not_overwritten(write_c
     with pytest.warns(UserWarning, match="damaged checkpoint"):
         assert latest_checkpoint(output_of(config)).name == "step-00000002"
     changed = write_config("run", steps=4, lr=0.5)
-    with pytest.raises(ResumeError, match="lr"):
+    with pytest.raises(ResumeError, match="lr"), pytest.warns(UserWarning, match="damaged checkpoint"):
         train(load_config(changed), resume=True, host=toy_host)
 
 
-def test_checkpoints_hold_only_safetensors_and_json(write_config, toy_host, keep_threads):
+def test_checkpoints_hold_only_safetensors_and_json(write_config, toy_host):
     config = write_config("formats", steps=2)
     train(load_config(config), host=toy_host)
     checkpoint = latest_checkpoint(output_of(config))

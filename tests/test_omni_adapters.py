@@ -12,7 +12,7 @@ import torch
 import bark_omni
 from bark_omni import generation as gen
 from bark_omni.errors import MissingPluginError
-from bark_omni.fusion import FusionModel, StageConditioning
+from bark_omni.fusion import Conditioning, FusionModel, StageConditioning
 from bark_omni.modality import MODALITIES, ModalityBundle
 
 pytest.importorskip("bark_omni_text")
@@ -108,8 +108,6 @@ def test_gradients_reach_the_gates_then_every_adapter_and_never_frozen_weights(h
     prepared = model.prepare([ModalityBundle(**inputs)])
     for step in range(2):
         optimizer.zero_grad()
-        from bark_omni.fusion import Conditioning
-
         conditioning = Conditioning(model, model.encode(prepared, [{}]), track_grad=True).for_stage("semantic")
         logits = gen.gpt_forward(tiny_models.text, tiny_models.text.transformer.wte(ids), slice(0, 10_001), conditioning)
         torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:].clamp(max=10_000)).backward()

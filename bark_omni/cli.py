@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import typer
 
 from .errors import BarkOmniError
+from .files import atomic_output
 
 app = typer.Typer(
     name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
@@ -33,23 +32,6 @@ def err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-@contextmanager
-def atomic_output(path: Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_wav(path: Path, audio: Any, sample_rate: int) -> None:
     import soundfile as sf
 
@@ -61,7 +43,13 @@ def write_wav(path: Path, audio: Any, sample_rate: int) -> None:
 def rich_progress() -> tuple[Any, Any]:
     """A rich progress display on stderr and the ``progress(stage, done, total)`` callback that drives it."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     display = Progress(TextColumn("{task.description:>9}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                        console=Console(stderr=True), transient=False)
@@ -101,8 +89,8 @@ def generate(
     """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
     import secrets
 
-    from .api import build_request, generate as run
-    from .modality import ModalityBundle
+    from .api import build_request
+    from .api import generate as run
 
     host = _generation_host(no_guardrails, no_watermark, no_manifest)
     if seed is None:  # a drawn seed keeps every run replayable from its manifest
@@ -232,7 +220,13 @@ def plugins_list(
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON for machines.")) -> None:
     """Show which models are available locally, and where."""
     from .host import default_host
-    from .models import HUB_REPOS, ModelNotFoundError, bark_omni_cache_dir, candidate_dirs, resolve_model
+    from .models import (
+        HUB_REPOS,
+        ModelNotFoundError,
+        bark_omni_cache_dir,
+        candidate_dirs,
+        resolve_model,
+    )
     from .tiny import TINY_VERSION
 
     rows = []
@@ -268,8 +262,8 @@ def adapters_init(
     from .errors import InvalidInputError
     from .fusion import CONFIG_FILE, FusionModel
     from .host import default_host
-    from .models import load_models
     from .modality import modality_name
+    from .models import load_models
 
     names = [modality_name(name) for name in modalities.split(",") if name.strip()]
     if (output / CONFIG_FILE).exists() and not force:

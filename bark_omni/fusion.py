@@ -276,7 +276,7 @@ class FusionModel(nn.Module):
         """Write ``adapters.safetensors`` (trainable weights only) and ``adapters.json`` (what they are)."""
         from safetensors.torch import save_file
 
-        from .cli import atomic_output
+        from .files import atomic_output
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

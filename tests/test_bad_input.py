@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bark_omni
-from bark_omni.errors import BarkOmniError, CheckpointError, InvalidInputError, ModelNotFoundError, PromptError
+from bark_omni.errors import CheckpointError, InvalidInputError, ModelNotFoundError, PromptError
 from bark_omni.generation import encode_text
 from bark_omni.models import clear_model_cache
 

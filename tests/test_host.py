@@ -40,7 +40,8 @@ def test_builtins_arrive_through_entry_points():
 
 def test_empty_allowlist_loads_only_essential_plugins(monkeypatch):
     monkeypatch.setenv("BARK_OMNI_LOAD_PLUGINS", "")
-    host = Host(strict=True)
+    with pytest.warns(UserWarning, match="safety plugin is switched off"):
+        host = Host(strict=True)
     assert set(host.plugins) == set(ESSENTIAL_PLUGINS)
 
 

@@ -294,7 +294,7 @@ def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate
 
 def save_prompt(prompt: Mapping[str, np.ndarray], path: Path) -> None:
     """Write a validated prompt as .npz (no pickles), atomically: no partial file on failure."""
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     with warnings.catch_warnings():  # the caller has been warned about an acoustic-only prompt already
         warnings.simplefilter("ignore", AcousticOnlyPromptWarning)

@@ -6,7 +6,6 @@ import json
 import sys
 
 import pytest
-import torch
 
 from bark_omni.errors import CheckpointError
 from bark_omni.models import fingerprint_modules

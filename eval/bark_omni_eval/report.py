@@ -163,7 +163,7 @@ def markdown(record: dict[str, Any], plots: list[str], command: str = "") -> str
 
 def write_report(record: dict[str, Any], out_dir: Path, command: str = "") -> dict[str, Path]:
     """Write run.json, plots/*.png and report.md under ``out_dir`` (each file atomically)."""
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     plots_dir = out_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)

@@ -27,23 +27,3 @@ def no_mbd_weights(monkeypatch, tmp_path):
     monkeypatch.delenv("AUDIOCRAFT_CACHE_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return tmp_path / "hub"
-
-
-@pytest.fixture(scope="session")
-def models_with_codebooks(tiny_models):
-    """The tiny Bark with a copy of its EnCodec whose codebooks are seeded random vectors.
-
-    The tiny codec's codebooks are all zero (EnCodec's untrained k-means init), so with it every token sequence
-    has the same latents; decoders must show that the tokens matter. Bark's own codec is left untouched.
-    """
-    import dataclasses
-
-    import torch
-
-    from bark_omni.models import encodec_24khz
-
-    generator = torch.Generator().manual_seed(0)
-    state = {key: torch.randn(value.shape, generator=generator) if key.endswith("_codebook.embed")
-             else torch.ones_like(value) if key.endswith("_codebook.inited") else value.clone()
-             for key, value in tiny_models.codec.state_dict().items()}
-    return dataclasses.replace(tiny_models, codec=encodec_24khz(state))

@@ -154,14 +154,14 @@ def test_real_audiocraft_loader_reads_what_we_wrote(tiny_mbd_path):
 # decoding ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mbd_decode(tiny_mbd_path, tiny_host, models_with_codebooks):
+def mbd_decode(tiny_mbd_path, tiny_host, tiny_models):
     def make(**options):
-        return tiny_host.decoder("mbd").load(models_with_codebooks, {"weights": str(tiny_mbd_path), **options})
+        return tiny_host.decoder("mbd").load(tiny_models, {"weights": str(tiny_mbd_path), **options})
 
     return make
 
 
-def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, models_with_codebooks):
+def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, tiny_models):
     from bark_omni.generation import codec_decode
 
     fine = fine_tokens(24)
@@ -170,7 +170,7 @@ def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, models_with_code
     assert np.isfinite(audio).all() and audio.std() > 0
     plain = mbd_decode(steps=2, eq_match=False)
     assert not np.allclose(plain(fine), plain(fine_tokens(24, seed=1)))  # the tokens condition the diffusion
-    reference = codec_decode(models_with_codebooks.codec, fine)
+    reference = codec_decode(tiny_models.codec, fine)
     assert 0.5 < audio.std() / reference.std() < 2.0  # EQ matching keeps EnCodec's level
     assert np.array_equal(audio, mbd_decode(steps=2)(fine))  # seeded: reproducible
     assert not np.array_equal(audio, mbd_decode(steps=2, seed=1)(fine))

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from bark_omni.files import sha256_file
+
 MANIFEST_VERSION = 1
 SUFFIX = ".manifest.json"
 
@@ -30,12 +32,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def array_sha256(array: Any) -> str:
@@ -139,7 +135,7 @@ def build_manifest(audio_path: Path, request: Any, result: Any) -> dict[str, Any
 
 def write_manifest(audio_path: Path, request: Any, result: Any) -> Path:
     """Write the manifest beside ``audio_path`` (atomically) and return its path."""
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     path = manifest_path_for(Path(audio_path))
     data = build_manifest(Path(audio_path), request, result)

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .manifest import array_sha256, load_manifest, sha256_file, sha256_tree
+from bark_omni.files import sha256_file
+
+from .manifest import array_sha256, load_manifest, sha256_tree
 
 
 @dataclass

@@ -16,7 +16,6 @@ pickle anywhere: tensors are safetensors, the rest JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bark_omni.files import sha256_file
 from bark_omni.fusion import FusionModel
 
 from .errors import ResumeError
@@ -100,12 +100,6 @@ def optimizer_from_safe(optimizer: torch.optim.Optimizer, names: list[str], tens
 
 # writing --------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -148,7 +142,7 @@ def save_checkpoint(run_dir: Path, step: int, fusion: FusionModel, optimizer: to
         files = sorted(p for p in tmp.iterdir() if p.is_file())
         for path in files:
             _fsync(path)
-        manifest = {"format": FORMAT, "step": step, "files": {p.name: _sha256(p) for p in files}}
+        manifest = {"format": FORMAT, "step": step, "files": {p.name: sha256_file(p) for p in files}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         _fsync(tmp / MANIFEST)
         _fsync(tmp)
@@ -177,7 +171,7 @@ def verify(directory: Path) -> bool:
     """True if the checkpoint's manifest exists and every file matches its hash."""
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        return all(_sha256(directory / name) == digest for name, digest in manifest["files"].items())
+        return all(sha256_file(directory / name) == digest for name, digest in manifest["files"].items())
     except (OSError, ValueError, KeyError, TypeError):
         return False
 

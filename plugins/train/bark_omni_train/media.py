@@ -42,12 +42,6 @@ def load_image(path: Path) -> Image.Image:
         return img.convert("RGB")
 
 
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def row_content_hash(row: Row, file_hashes: dict[str, str]) -> str:

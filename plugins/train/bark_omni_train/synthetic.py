@@ -91,7 +91,7 @@ def make_dataset(out: Path, *, classes: int = 4, per_class: int = 48, val_per_cl
     """Write images, audio (unless ``audio=False``) and ``manifest.jsonl`` under ``out``; returns the manifest."""
     import soundfile as sf
 
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     from .errors import DataError
 

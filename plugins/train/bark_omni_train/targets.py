@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from bark_omni.files import sha256_file
+
 from .errors import DataError, name_rows
 from .manifest import Row
-from .media import file_hash, load_audio, row_content_hash, stable_seed
+from .media import load_audio, row_content_hash, stable_seed
 
 if TYPE_CHECKING:  # pragma: no cover
     from bark_omni.models import BarkModels
@@ -70,6 +72,7 @@ def codec_fingerprint(codec: Any) -> str:
 def teacher_semantic(models: BarkModels, text: str, settings: TeacherSettings, row_id: str) -> tuple[np.ndarray, bool]:
     """The teacher's semantic tokens for ``text`` and whether it ended them itself (not cut by duration)."""
     import torch
+
     from bark_omni import generation as gen
     from bark_omni.constants import MAX_SEMANTIC_STEPS, SEMANTIC_RATE_HZ
 
@@ -99,7 +102,8 @@ def prepare_targets(rows: list[Row], cache: Path, models: BarkModels, settings: 
                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Write every row's targets under ``cache``; rows whose inputs and settings are unchanged are skipped."""
     from safetensors.numpy import save_file
-    from bark_omni.cli import atomic_output
+
+    from bark_omni.files import atomic_output
 
     cache = Path(cache)
     codec_fp = codec_fingerprint(models.codec)
@@ -112,7 +116,7 @@ def prepare_targets(rows: list[Row], cache: Path, models: BarkModels, settings: 
             progress(done - 1, len(rows))
         path = target_file(cache, row.id)
         try:
-            hashes = {kind: file_hash(file) for kind, file in row.files().items()}
+            hashes = {kind: sha256_file(file) for kind, file in row.files().items()}
         except OSError as exc:
             problems.append(f"{row.where}: {exc.strerror or exc}")
             continue

@@ -96,7 +96,7 @@ def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractC
 
 
 def _write_json(path: Path, data: Any) -> None:
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -106,7 +106,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """Drop metric lines logged after ``step`` (they belong to the part of the run being redone)."""
     if not path.is_file():
         return
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     kept = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line).get("step", 0) <= step]

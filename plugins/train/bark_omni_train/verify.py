@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from bark_omni.files import sha256_file
+
 from .manifest import Row, read_manifest_lines
-from .media import file_hash, load_audio, load_image, row_content_hash
+from .media import load_audio, load_image, row_content_hash
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def verify_manifest(path: Path, bounds: Bounds = Bounds(), *,
             if not file.is_file():
                 fail(row, f"{kind} file {file} does not exist")
                 continue
-            hashes[kind] = file_hash(file)
+            hashes[kind] = sha256_file(file)
             problems, meta = (_check_audio if kind == "audio" else _check_image)(file, bounds)
             info[kind] = meta
             for problem in problems:
@@ -143,7 +145,7 @@ def verify_manifest(path: Path, bounds: Bounds = Bounds(), *,
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
-    from bark_omni.cli import atomic_output
+    from bark_omni.files import atomic_output
 
     with atomic_output(Path(path)) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

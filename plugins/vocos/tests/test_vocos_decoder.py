@@ -17,8 +17,8 @@ from bark_omni_vocos.weights import REPO_ID, VocosWeightsNotFoundError, locate_v
 
 
 @pytest.fixture(scope="module")
-def tiny_vocos_dir(tmp_path_factory, models_with_codebooks):
-    return write_tiny_vocos(tmp_path_factory.mktemp("vocos"), models_with_codebooks.codec)
+def tiny_vocos_dir(tmp_path_factory, tiny_models):
+    return write_tiny_vocos(tmp_path_factory.mktemp("vocos"), tiny_models.codec)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_vocos_is_registered_from_its_entry_point(tiny_host):
     assert tiny_host.plugins["vocos"].distribution == "bark-omni-vocos"
 
 
-def test_decodes_tiny_bark_tokens_to_24khz(tiny_host, models_with_codebooks, tiny_vocos_dir):
-    decode = tiny_host.decoder("vocos").load(models_with_codebooks, {"weights": str(tiny_vocos_dir)})
+def test_decodes_tiny_bark_tokens_to_24khz(tiny_host, tiny_models, tiny_vocos_dir):
+    decode = tiny_host.decoder("vocos").load(tiny_models, {"weights": str(tiny_vocos_dir)})
     audio = decode(fine_tokens(30))
     assert audio.dtype == np.float32 and audio.shape == (30 * 320,) and np.isfinite(audio).all() and audio.std() > 0
     assert not np.allclose(audio, decode(fine_tokens(30)[:, ::-1].copy()))  # the tokens matter
@@ -79,7 +79,7 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_config_cannot_name_other_classes(models_with_codebooks, tiny_vocos_dir, tmp_path):
+def test_config_cannot_name_other_classes(tiny_models, tiny_vocos_dir, tmp_path):
     from bark_omni_vocos.weights import load_vocos
 
     bad = _copy(tiny_vocos_dir, tmp_path / "bad")
@@ -87,10 +87,10 @@ def test_config_cannot_name_other_classes(models_with_codebooks, tiny_vocos_dir,
     config["backbone"]["class_path"] = "os.system"
     (bad / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(CheckpointError, match="backbone must be vocos.models.VocosBackbone"):
-        load_vocos(bad, models_with_codebooks.codec, "cpu")
+        load_vocos(bad, tiny_models.codec, "cpu")
 
 
-def test_weights_are_loaded_safely_and_must_match_the_codec(models_with_codebooks, tiny_vocos_dir, tmp_path):
+def test_weights_are_loaded_safely_and_must_match_the_codec(tiny_models, tiny_vocos_dir, tmp_path):
     import torch
 
     from bark_omni_vocos.weights import load_vocos
@@ -98,10 +98,10 @@ def test_weights_are_loaded_safely_and_must_match_the_codec(models_with_codebook
     evil = _copy(tiny_vocos_dir, tmp_path / "evil")
     torch.save({"payload": Path("/etc/passwd")}, evil / "pytorch_model.bin")
     with pytest.raises(UnsafeCheckpointError):
-        load_vocos(evil, models_with_codebooks.codec, "cpu")
+        load_vocos(evil, tiny_models.codec, "cpu")
     other = _copy(tiny_vocos_dir, tmp_path / "other")
     state = torch.load(other / "pytorch_model.bin", weights_only=True)
     state["feature_extractor.codebook_weights"] += 1.0
     torch.save(state, other / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match="other EnCodec codebooks"):
-        load_vocos(other, models_with_codebooks.codec, "cpu")
+        load_vocos(other, tiny_models.codec, "cpu")

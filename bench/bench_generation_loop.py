@@ -16,26 +16,19 @@ import time
 import numpy as np
 import torch
 
-DIMS = {
-    "tiny": dict(n_layer=2, n_head=2, n_embd=64),
-    "small": dict(n_layer=12, n_head=12, n_embd=768),
-    "large": dict(n_layer=24, n_head=16, n_embd=1024),
-}
+from bark_omni.tiny import BARK_DIMS
 
 
 def build(dims: str) -> tuple[torch.nn.Module, torch.nn.Module]:
-    from bark.model import GPT, GPTConfig
+    from bark_omni.tiny import random_bark_modules
 
-    torch.manual_seed(0)
-    common = dict(block_size=1024, dropout=0.0, bias=False, **DIMS[dims])
-    text = GPT(GPTConfig(input_vocab_size=129_600, output_vocab_size=10_048, **common)).eval()
-    coarse = GPT(GPTConfig(input_vocab_size=12_096, output_vocab_size=12_096, **common)).eval()
-    return text, coarse
+    modules = random_bark_modules(dims, seed=0, stages=("text", "coarse"))
+    return modules["text"], modules["coarse"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dims", choices=sorted(DIMS), default="small")
+    parser.add_argument("--dims", choices=sorted(BARK_DIMS), default="small")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=120, help="semantic tokens per run (coarse makes ~3x)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -94,7 +87,7 @@ def main() -> None:
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append((stage, med["ours"], med["suno"], med["ours"] / med["suno"], count(first)))
 
-    print(f"dims={args.dims} ({DIMS[args.dims]}), CPU, batch 1, threads={torch.get_num_threads()}, repeats={args.repeats}")
+    print(f"dims={args.dims} ({BARK_DIMS[args.dims]}), CPU, batch 1, threads={torch.get_num_threads()}, repeats={args.repeats}")
     print(f"{'stage':<9} {'tokens':>6} {'ours tok/s':>11} {'suno tok/s':>11} {'ratio':>6}")
     for stage, mine, theirs, ratio, n in rows:
         print(f"{stage:<9} {n:>6} {mine:>11.1f} {theirs:>11.1f} {ratio:>6.3f}")

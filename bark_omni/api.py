@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import InvalidInputError, RequestBlocked
-from .generation import Progress
+from .loop import Progress
 from .host import Host, default_host
 from .modality import ModalityBundle
 from .specs import GenerationRequest, GenerationResult
@@ -125,7 +125,7 @@ def generate_many(
     import torch
     from bark_omni_compat.prompts import load_history_prompt
 
-    from . import generation as gen
+    from . import loop as gen
     from .models import load_models
 
     if not requests:

@@ -527,7 +527,7 @@ def frozen_text_embedding(tokenizer: Any, wte: nn.Module, text: str, max_tokens:
     frozen input embedding), cut to ``max_tokens``. Adapters use it to reuse what Bark already knows of words."""
     import warnings
 
-    from .generation import normalize_text
+    from .loop import normalize_text
 
     ids = tokenizer.encode(normalize_text(text), add_special_tokens=False)
     if not ids:

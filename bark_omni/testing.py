@@ -139,7 +139,7 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
 
     import torch
 
-    from . import generation as gen
+    from . import loop as gen
     from .errors import InvalidInputError
     from .fusion import STAGES, Adapter, Conditioning, FusionModel
     from .host import Host

@@ -102,7 +102,7 @@ def main() -> None:
     audio_s = frames / FRAME_RATE
 
     log("building EnCodec, Vocos and MBD at real dimensions (random weights)...")
-    from bark_omni.generation import codec_decode
+    from bark_omni.loop import codec_decode
 
     models = SimpleNamespace(codec=build_codec(), device="cpu")
     with tempfile.TemporaryDirectory() as workdir:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 import bark_omni
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.fusion import Adapter, FusionModel
 from bark_omni.modality import MODALITIES, ModalityBundle
 from bark_omni.models import BarkModels, encodec_24khz, load_tokenizer

@@ -38,7 +38,7 @@ def main() -> None:
 
     import bark.generation as suno
 
-    from bark_omni import generation as ours
+    from bark_omni import loop as ours
 
     text, coarse = build(args.dims)
     suno.models["text"] = {"model": text, "tokenizer": None}

@@ -9,7 +9,7 @@ import pytest
 
 import bark_omni
 from bark_omni.errors import CheckpointError, InvalidInputError, ModelNotFoundError, PromptError
-from bark_omni.generation import encode_text
+from bark_omni.loop import encode_text
 from bark_omni.models import clear_model_cache
 
 FAST = dict(silent=True, max_gen_duration_s=0.3, seed=0)

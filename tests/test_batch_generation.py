@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import bark_omni
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.errors import InvalidInputError
 
 TEXTS = ["Hello there.", "Another, rather longer sentence to say.", "Third.", "x"]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import bark_omni
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.errors import CheckpointError, MissingPluginError
 from bark_omni.fusion import Adapter, FusionModel, build_conditioning
 from bark_omni.modality import ModalityBundle

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import bark_omni
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.errors import MissingPluginError
 from bark_omni.fusion import Conditioning, FusionModel, StageConditioning
 from bark_omni.modality import MODALITIES, ModalityBundle

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import bark_omni
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.testing import suno_oracle, suno_tokens
 
 bark_generation = pytest.importorskip("bark.generation")

@@ -18,7 +18,7 @@ def load_encodec_decoder(models: Any, options: dict[str, Any]) -> Callable[[np.n
         raise InvalidInputError(f"the encodec decoder takes no options, got {sorted(options)}")
 
     def decode(fine_tokens: np.ndarray) -> np.ndarray:
-        from bark_omni.generation import codec_decode
+        from bark_omni.loop import codec_decode
 
         return codec_decode(models.codec, fine_tokens)
 

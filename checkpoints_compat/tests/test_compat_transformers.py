@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bark_omni.errors import CheckpointError
-from bark_omni.generation import KVCache, codec_decode, gpt_step
+from bark_omni.loop import KVCache, codec_decode, gpt_step
 from bark_omni_compat.transformers_bark import detect, generation_options, load
 
 pytest.importorskip("transformers")

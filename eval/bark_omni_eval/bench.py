@@ -140,7 +140,7 @@ def compare_loops(ours: Callable[[], Any], theirs: Callable[[], Any] | None, rep
 def semantic_figures(stack: Stack, n_tokens: int, repeats: int, suno: Any | None, warmup: bool = True) -> dict[str, Any]:
     import torch
 
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
 
     max_s = (n_tokens - 0.5) / SEMANTIC_RATE_HZ
     prompt = text_tokens()
@@ -161,7 +161,7 @@ def coarse_figures(stack: Stack, semantic: np.ndarray, repeats: int, suno: Any |
                    warmup: bool = True) -> dict[str, Any]:
     import torch
 
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
 
     def ours() -> np.ndarray:
         return gen.generate_coarse(stack.coarse, semantic, generator=torch.Generator(device=stack.device).manual_seed(2))
@@ -176,7 +176,7 @@ def coarse_figures(stack: Stack, semantic: np.ndarray, repeats: int, suno: Any |
 def fine_figures(stack: Stack, coarse: np.ndarray, repeats: int, suno: Any | None, warmup: bool = True) -> dict[str, Any]:
     import torch
 
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
 
     def ours() -> np.ndarray:
         return gen.generate_fine(stack.fine, coarse, temp=0.5, generator=torch.Generator(device=stack.device).manual_seed(3))
@@ -189,7 +189,7 @@ def fine_figures(stack: Stack, coarse: np.ndarray, repeats: int, suno: Any | Non
 
 
 def decode_figures(stack: Stack, fine: np.ndarray, repeats: int, warmup: bool = True) -> dict[str, Any]:
-    from bark_omni.generation import codec_decode
+    from bark_omni.loop import codec_decode
 
     return compare_loops(lambda: codec_decode(stack.codec, fine), None, repeats, stack.device, warmup)
 
@@ -220,7 +220,7 @@ def fusion_figures(stack: Stack, n_tokens: int, repeats: int, warmup: bool = Tru
     """Semantic-stage time with the fusion block conditioning every default layer vs. without it."""
     import torch
 
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
 
     conditioning = fusion_conditioning(stack)
     max_s = (n_tokens - 0.5) / SEMANTIC_RATE_HZ

@@ -8,7 +8,7 @@ import torch
 
 import bark_omni
 import bark_omni_control.plugin as control_plugin
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.errors import InvalidInputError
 from bark_omni.fusion import FusionModel
 from bark_omni.modality import ModalityBundle

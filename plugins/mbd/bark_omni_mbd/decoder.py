@@ -41,7 +41,7 @@ class MBDDecoder:
         """EnCodec's continuous latents (sum of the 8 codebook vectors), shape (1, 128, T)."""
         import torch
 
-        from bark_omni.generation import codec_latents
+        from bark_omni.loop import codec_latents
 
         with torch.no_grad():
             return codec_latents(self.mbd.codec_model, fine)
@@ -49,7 +49,7 @@ class MBDDecoder:
     def __call__(self, fine_tokens: np.ndarray) -> np.ndarray:
         import torch
 
-        from bark_omni.generation import codec_decode
+        from bark_omni.loop import codec_decode
 
         fine = check_fine_tokens(fine_tokens)
         emb = self.latents(fine)

@@ -162,7 +162,7 @@ def mbd_decode(tiny_mbd_path, tiny_host, tiny_models):
 
 
 def test_decodes_to_24khz_audio_of_the_token_length(mbd_decode, tiny_models):
-    from bark_omni.generation import codec_decode
+    from bark_omni.loop import codec_decode
 
     fine = fine_tokens(24)
     audio = mbd_decode(steps=2)(fine)

@@ -117,7 +117,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
     nearest-centroid classifier fitted on the training targets names each row's class from the tokens (a
     sequence sharing no token with any class falls to the first class: chance for balanced classes). Also
     reported: the share of generated tokens that occur in the row's class targets."""
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
     from bark_omni.modality import ModalityBundle
 
     cfg = config.probe

@@ -58,7 +58,7 @@ class ExampleBuilder:
 
     def _text_of(self, index: int) -> np.ndarray:
         """Bark's text input of a row: its text, or padding (a caption is the teacher's input, not Bark's)."""
-        from bark_omni import generation as gen
+        from bark_omni import loop as gen
 
         row = self.rows[index]
         return gen.encode_text(self.tokenizer, row.text) if row.text else gen.empty_text()

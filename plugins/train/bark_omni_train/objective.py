@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bark_omni import generation as gen
+from bark_omni import loop as gen
 from bark_omni.constants import (CODEBOOK_SIZE, COARSE_INFER_TOKEN, SEMANTIC_INFER_TOKEN, SEMANTIC_PAD_TOKEN,
                                  SEMANTIC_VOCAB_SIZE)
 from bark_omni.fusion import Conditioning, FusionModel

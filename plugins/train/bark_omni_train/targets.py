@@ -73,7 +73,7 @@ def teacher_semantic(models: BarkModels, text: str, settings: TeacherSettings, r
     """The teacher's semantic tokens for ``text`` and whether it ended them itself (not cut by duration)."""
     import torch
 
-    from bark_omni import generation as gen
+    from bark_omni import loop as gen
     from bark_omni.constants import MAX_SEMANTIC_STEPS, SEMANTIC_RATE_HZ
 
     generator = torch.Generator(device=models.device).manual_seed(stable_seed(settings.seed, row_id))

@@ -46,7 +46,7 @@ def load_vocos_decoder(models: Any, options: dict[str, Any]) -> Callable[[np.nda
                 or fine.size == 0 or fine.min() < 0 or fine.max() >= CODEBOOK_SIZE:
             raise InvalidInputError(f"the vocos decoder takes integer fine tokens in [0, {CODEBOOK_SIZE}) of shape "
                                     f"({N_FINE_CODEBOOKS}, T>0), got {fine.dtype} {fine.shape}")
-        from bark_omni.generation import codec_latents
+        from bark_omni.loop import codec_latents
 
         device = next(vocos.parameters()).device
         with torch.inference_mode():

@@ -24,7 +24,16 @@ from .host import Host
 from .modality import ModalityBundle
 from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, Verdict
 
-__version__ = "0.1.0"
+def _installed_version(distribution: str) -> str:
+    """The version of an installed distribution; VERSION at the repository root is its one source."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(distribution)
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version("bark-omni")
 
 _LAZY = {"generate_audio": "api", "generate": "api", "generate_batch": "api", "generate_many": "api",
          "load_models": "models"}

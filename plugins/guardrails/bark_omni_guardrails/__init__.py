@@ -11,7 +11,9 @@ from typing import Any
 
 from .evaluation import EvalReport, Prompt, evaluate, shipped_prompts, synthetic_prompts
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version  # noqa: E402
+
+__version__ = _distribution_version("bark-omni-guardrails")  # VERSION at the repository root is the one source
 PLUGIN_NAME = "guardrails"
 
 

@@ -3,4 +3,6 @@
 Importing this package is cheap; torch and audiocraft load only when the decoder is first used.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version  # noqa: E402
+
+__version__ = _distribution_version("bark-omni-mbd")  # VERSION at the repository root is the one source

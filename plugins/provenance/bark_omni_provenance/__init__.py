@@ -12,6 +12,8 @@ from .manifest import build_manifest, generation_id, load_manifest, manifest_pat
 from .replay import ReplayReport, replay
 from .telemetry import rate
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version  # noqa: E402
+
+__version__ = _distribution_version("bark-omni-provenance")  # VERSION at the repository root is the one source
 __all__ = ["ReplayReport", "build_manifest", "generation_id", "load_manifest", "manifest_path_for", "rate", "replay",
            "write_manifest"]

@@ -4,4 +4,6 @@ Commands (registered through the ``register_commands`` hook): ``bark-omni data s
 ``bark-omni train CONFIG [--resume]``. Importing this package is cheap; torch loads inside the functions.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version  # noqa: E402
+
+__version__ = _distribution_version("bark-omni-train")  # VERSION at the repository root is the one source

@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .measure import RobustnessReport
     from .scheme import Detection
 
-__version__ = "0.1.0"
+from importlib.metadata import version as _distribution_version  # noqa: E402
+
+__version__ = _distribution_version("bark-omni-watermark")  # VERSION at the repository root is the one source
 
 
 def embed_watermark(audio: np.ndarray, sample_rate: int, payload: int, key: str | bytes | None = None) -> np.ndarray:

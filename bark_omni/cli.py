@@ -11,11 +11,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import typer
 
-from .errors import BarkOmniError
+from .errors import BarkOmniError, err
 from .files import atomic_output
 
 app = typer.Typer(
@@ -26,10 +27,6 @@ plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=Tru
 app.add_typer(plugins_app, name="plugins")
 adapters_app = typer.Typer(help="Create adapter weights (text, audio, image, control) for a base model.", no_args_is_help=True)
 app.add_typer(adapters_app, name="adapters")
-
-
-def err(message: str) -> None:
-    typer.echo(message, err=True)
 
 
 def write_wav(path: Path, audio: Any, sample_rate: int) -> None:
@@ -89,19 +86,20 @@ def generate(
     """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
     import secrets
 
-    from .api import build_request
-    from .api import generate as run
+    from .api import build_request, run
+    from .options import GenerationOptions
+    from .validate import check_output_path
 
-    host = _generation_host(no_guardrails, no_watermark, no_manifest)
+    check_output_path(output)
     if seed is None:  # a drawn seed keeps every run replayable from its manifest
         seed = secrets.randbelow(2**31)
-    options: dict[str, Any] = {}
-    if max_duration is not None:
-        options["max_gen_duration_s"] = max_duration
+    options = GenerationOptions.from_kwargs(text_temp=text_temp, waveform_temp=waveform_temp,
+                                            max_gen_duration_s=max_duration)
     modalities = cli_modalities(style, reference_audio, image, control, priority or [])
-    request = build_request(text, history_prompt, text_temp, waveform_temp, modalities=modalities, seed=seed,
-                            model=model, decoder=decoder, options=options)
+    request = build_request(text, history_prompt, options=options, modalities=modalities, seed=seed,
+                            model=model, decoder=decoder)
     decoder_options = {"steps": decoder_steps} if decoder_steps is not None else None
+    host = _generation_host(no_guardrails, no_watermark, no_manifest)
     if quiet:
         result = run(request, host=host, decoder_options=decoder_options, adapters=adapters)
     else:
@@ -220,14 +218,8 @@ def plugins_list(
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON for machines.")) -> None:
     """Show which models are available locally, and where."""
     from .host import default_host
-    from .models import (
-        HUB_REPOS,
-        ModelNotFoundError,
-        bark_omni_cache_dir,
-        candidate_dirs,
-        resolve_model,
-    )
-    from .tiny import TINY_VERSION
+    from .models import HUB_REPOS, ModelNotFoundError, candidate_dirs, resolve_model
+    from .tiny import tiny_model_path
 
     rows = []
     host = default_host()
@@ -239,7 +231,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON for ma
         except ModelNotFoundError:
             rows.append({"name": name, "available": False, "path": None, "format": None,
                          "looked_in": [str(p) for p in candidate_dirs(name)]})
-    tiny = bark_omni_cache_dir() / f"tiny-{TINY_VERSION}"
+    tiny = tiny_model_path()
     rows.append({"name": "tiny", "available": True, "path": str(tiny), "format": "suno",
                  "note": "created on first use" if not tiny.exists() else ""})
     if as_json:
@@ -266,6 +258,12 @@ def adapters_init(
     from .models import load_models
 
     names = [modality_name(name) for name in modalities.split(",") if name.strip()]
+    if not names:
+        raise InvalidInputError("--modalities names none; pass e.g. --modalities text,audio")
+    if output.exists() and not output.is_dir():
+        raise InvalidInputError(f"{output} is a file; -o takes a directory for adapters.safetensors and adapters.json")
+    if not output.exists() and not output.parent.is_dir():
+        raise InvalidInputError(f"folder {output.parent} does not exist; create it first")
     if (output / CONFIG_FILE).exists() and not force:
         raise InvalidInputError(f"{output} already holds adapters; pass --force to overwrite them")
     host = default_host()
@@ -292,24 +290,53 @@ def download(name: str = typer.Argument(..., help="'bark' or 'bark-small'.")) ->
     typer.echo(str(path))
 
 
-def _add_plugin_commands() -> None:
-    """Let plugins add their commands (they keep heavy imports inside the command functions)."""
+def app_with_plugins() -> typer.Typer:
+    """The CLI with the default host's plugin commands: a fresh copy of ``app`` per call, so repeated ``main()``
+    calls do not pile up commands. A plugin whose ``register_commands`` fails adds none (the host warns)."""
+    import copy
+
     from .host import default_host
 
-    default_host().pm.hook.register_commands(app=app)
+    full = copy.copy(app)
+    full.registered_commands = list(app.registered_commands)
+    full.registered_groups = list(app.registered_groups)
+    default_host().pm.hook.register_commands(app=full)
+    return full
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show bark-omni's plugin warnings as one ``warning: ...`` line on stderr, not Python's two-line form."""
+    import warnings
+
+    from .errors import PluginWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(category, type) and issubclass(category, PluginWarning):
+            err(f"warning: {message}")
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``bark-omni``: typed errors become one line and an exit code, never a traceback."""
-    try:
-        _add_plugin_commands()
-        app(args=argv, prog_name="bark-omni", standalone_mode=True)
-    except BarkOmniError as exc:
-        err(f"error: {exc}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err("interrupted")
-        sys.exit(130)
+    with _warnings_as_lines():
+        try:
+            app_with_plugins()(args=argv, prog_name="bark-omni", standalone_mode=True)
+        except BarkOmniError as exc:
+            err(f"error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err("interrupted")
+            sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+SHORT = 60
+"""How many characters of a user's value a message quotes at most."""
+
+
+def shorten(value: Any, limit: int = SHORT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters (``'aaaa...' (1000 chars)``), for quoting inputs in messages."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value):,} chars)" if isinstance(value, str) else f" ({type(value).__name__})"
+    return text[: max(limit - 3, 1)] + "..." + size
+
 
 class BarkOmniError(Exception):
     """Base class: anything bark-omni raises on purpose."""
@@ -33,6 +51,22 @@ class PluginError(BarkOmniError):
     """A plugin failed to load, or implements a hook that does not exist."""
 
 
+class PluginHookError(PluginError):
+    """A plugin's hook implementation raised; ``plugin`` and ``hook`` name it (the original is ``__cause__``)."""
+
+    def __init__(self, message: str, plugin: str = "", hook: str = ""):
+        super().__init__(message)
+        self.plugin, self.hook = plugin, hook
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed in a hook whose failure is survivable (an observer, a registration): it was skipped."""
+
+
+class OutputError(BarkOmniError, OSError):
+    """An output file could not be written (out of disk space, a quota, a file too large); nothing was left."""
+
+
 class MissingPluginError(BarkOmniError, LookupError):
     """A request needs an adapter or decoder that no installed plugin provides."""
 
@@ -45,3 +79,10 @@ class RequestBlocked(BarkOmniError):
     def __init__(self, message: str, verdict: object | None = None):
         super().__init__(message)
         self.verdict = verdict
+
+
+def err(message: str) -> None:
+    """Print one message line on stderr (progress and messages go there; data goes to stdout)."""
+    import sys
+
+    print(message, file=sys.stderr, flush=True)

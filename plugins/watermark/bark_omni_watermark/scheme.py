@@ -149,12 +149,15 @@ class Detection:
     offset_s: float = 0.0
     key_id: str = ""
     scheme: str = SCHEME
+    key_public: bool = False  # the matching key is the public demo key: the mark proves nothing about origin
+    keys_tried: int = 1
 
     def as_dict(self) -> dict:
         return {"detected": self.detected, "score": round(self.score, 4), "p_value": self.p_value,
                 "payload": self.payload, "payload_hex": None if self.payload is None else f"0x{self.payload:04x}",
                 "speed": round(self.speed, 4), "offset_s": round(self.offset_s, 4), "key_id": self.key_id,
-                "scheme": self.scheme, "min_bit_confidence": round(min(self.bit_confidence), 3) if self.bit_confidence else None}
+                "scheme": self.scheme, "key_public": self.key_public,
+                "keys_tried": self.keys_tried, "min_bit_confidence": round(min(self.bit_confidence), 3) if self.bit_confidence else None}
 
 
 def speed_grid(duration_s: float) -> np.ndarray:
@@ -377,3 +380,21 @@ def detect(audio: np.ndarray, sample_rate: int, key: bytes, threshold: float = 1
     return Detection(score=_score_of(log_p1), p_value=p, payload=payload if p <= threshold else None,
                      detected=p <= threshold, raw_payload=payload, bit_confidence=[float(abs(b)) for b in bits],
                      speed=float(analysis.speeds[s]), offset_s=float(o * HOP_S), key_id=key_id(key))
+
+
+def detect_keys(audio: np.ndarray, sample_rate: int, keys: Sequence[object], threshold: float = 1e-3) -> Detection:
+    """``detect`` for several keys (``WatermarkKey`` records) on one analysis: the best key's detection, with a
+    p-value corrected for the number of keys tried (Sidak), so trying more keys does not raise the FPR."""
+    from dataclasses import replace
+
+    from bark_omni.errors import InvalidInputError
+
+    if not keys:
+        raise InvalidInputError("no watermark key to try; pass --key/--key-file or set BARK_OMNI_WATERMARK_KEY")
+    analysis = analyze(audio, sample_rate)
+    found = [(detect(audio, sample_rate, k.secret, threshold=1.0, analysis=analysis), k) for k in keys]
+    best, key = min(found, key=lambda pair: pair[0].p_value)
+    p = float(-math.expm1(len(keys) * math.log1p(-min(best.p_value, 1.0 - 1e-16)))) if best.p_value > 0 else 0.0
+    detected = p <= threshold
+    return replace(best, p_value=p, detected=detected, payload=best.raw_payload if detected else None,
+                   key_public=bool(getattr(key, "public", False)), keys_tried=len(keys))

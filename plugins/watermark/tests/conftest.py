@@ -35,3 +35,12 @@ def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> np.nd
 @pytest.fixture(scope="session")
 def speech_clip() -> np.ndarray:
     return speechlike(6.0)
+
+
+@pytest.fixture(autouse=True)
+def _private_config_dir(tmp_path, monkeypatch):
+    """Every test gets its own config folder, so the service key is made there and never in the real home."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("BARK_OMNI_WATERMARK_KEY", "BARK_OMNI_WATERMARK_KEY_FILE", "BARK_OMNI_WATERMARK_PUBLIC_KEY",
+                 "BARK_OMNI_WATERMARKER"):
+        monkeypatch.delenv(name, raising=False)

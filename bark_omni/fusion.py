@@ -4,12 +4,16 @@ Each adapter turns its modality into context tokens of width ``d_ctx``. The fusi
 
 1. tags them: a learned type embedding is added to every token of a modality and a learned start token
    opens it, then the present modalities are concatenated (absent ones are left out, never zero-filled);
-2. routes them: an MLP reads the presence mask and each modality's pooled tokens and gives a weight in
-   (0, 1) per modality, scaled by the request's priorities; a token's value vector is multiplied by its
-   modality's weight, so a down-weighted modality contributes less;
+2. routes them: an MLP reads the presence mask and each modality's pooled tokens and gives each modality a
+   gate logit; every injected layer adds its own bias and a term read from the current hidden state, so a
+   gate is per modality, per layer and per generated token: ``sigmoid(...)`` (independent sigmoids, not a
+   softmax, so modalities do not compete for one budget), times presence (absent modalities are masked, not
+   learned) and the request's priority (a volume knob on that modality's term alone);
 3. injects them: after chosen decoder blocks of the semantic stage (and, per adapter, the coarse stage),
-   ``h = h + tanh(gate) * out(attn(q(norm(h)), k(ctx), v(ctx)))`` with ``gate`` initialised to 0, so a freshly
-   initialised fusion leaves every token of vanilla Bark unchanged while gradients still reach the gate.
+   ``h = h + tanh(gate) * out(sum_m g_m * attn_m(q(norm(h)), k(ctx_m), v(ctx_m)))``: each modality is
+   attended with its own softmax and the terms are added, so a present modality is never diluted by another
+   one; ``gate`` starts at 0, so a freshly initialised fusion leaves every token of vanilla Bark unchanged
+   while gradients still reach the gate. docs/fusion.md gives the design's evidence.
 
 Keys and values of the context are computed once per generation (``Conditioning``) and reused at every step.
 Nothing is attached to the Bark modules: the generation loop calls the conditioning between blocks.
@@ -36,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
     from .models import BarkModels
 
-FUSION_FORMAT_VERSION = 1
+FUSION_FORMAT_VERSION = 2  # 2: attention per modality, per-layer and per-query routing gates
+ROUTINGS = ("gated", "fixed")
 WEIGHTS_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapters.json"
 STAGES = ("semantic", "coarse")
@@ -100,10 +105,39 @@ class Adapter(nn.Module):
         return dict(self._frozen)
 
 
-class GatedCrossAttention(nn.Module):
-    """Cross-attention from a frozen decoder's hidden states to the context, behind a tanh gate at zero."""
+@dataclass(frozen=True)
+class Routing:
+    """How much each present modality may contribute, per batch row: ``segments`` lists the context's
+    modality blocks as (modality index, first token, end token); ``logits`` (B, M) are the router's
+    context-level gate logits (None when the fusion has no router: every present modality counts fully);
+    ``scale`` (B, M) is presence x the request's priority. A layer adds its own per-modality bias and a
+    per-query term read from the hidden state, so the gate of modality m at query t of layer l is
+    ``sigmoid(logits[m] + bias_l[m] + u_l[m] . norm(h_t)) * scale[m]``."""
 
-    def __init__(self, d_model: int, d_ctx: int, n_head: int) -> None:
+    segments: tuple[tuple[int, int, int], ...]
+    logits: torch.Tensor | None
+    scale: torch.Tensor
+
+    def gates(self, offsets: torch.Tensor | None, queries: int) -> torch.Tensor:
+        """(B, T, M) gates for ``queries`` queries; ``offsets`` (B, T, M) is the layer's per-query term."""
+        if self.logits is None:
+            return self.scale[:, None, :].expand(-1, queries, -1)
+        logits = self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets
+        return torch.sigmoid(logits) * self.scale[:, None, :]
+
+    def select(self, index: torch.Tensor) -> Routing:
+        return Routing(self.segments, None if self.logits is None else self.logits[index], self.scale[index])
+
+
+class GatedCrossAttention(nn.Module):
+    """Cross-attention from a frozen decoder's hidden states to the context, behind a tanh gate at zero.
+
+    Each modality is attended on its own (a softmax per modality block), and the per-modality outputs are
+    added, each times its gate: a modality's contribution does not shrink because another one is present
+    (a shared softmax would make the modalities compete for one unit of attention), and a priority scales
+    exactly its own modality's term."""
+
+    def __init__(self, d_model: int, d_ctx: int, n_head: int, n_modalities: int = 1, routed: bool = True) -> None:
         super().__init__()
         self.n_head = n_head
         self.norm = nn.LayerNorm(d_model)
@@ -112,45 +146,51 @@ class GatedCrossAttention(nn.Module):
         self.v = nn.Linear(d_ctx, d_model, bias=False)
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Parameter(torch.zeros(1))
+        # per-layer bias and per-query routing term; zero at start, so the router's context gate rules
+        self.route = nn.Linear(d_model, n_modalities) if routed else None
+        if self.route is not None:
+            nn.init.zeros_(self.route.weight)
+            nn.init.zeros_(self.route.bias)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
         return x.view(B, N, self.n_head, C // self.n_head).transpose(1, 2)
 
-    def keys_values(self, ctx: torch.Tensor, token_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-generation keys and values; each value is scaled by its modality's routing weight."""
-        return self._heads(self.k(ctx)), self._heads(self.v(ctx) * token_weights.unsqueeze(-1))
+    def keys_values(self, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-generation keys and values of the context (B, N, d_ctx)."""
+        return self._heads(self.k(ctx)), self._heads(self.v(ctx))
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None,
-                any_real: torch.Tensor | None = None, time_weights: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` is (B, N), or (B, T, N) per query, or None when every query sees every token; ``any_real``
-        (B) or (B, T) says which queries see any token (the others get exactly ``h``), None when all do.
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing,
+                visible: torch.Tensor | None = None, time_weights: torch.Tensor | None = None,
+                record: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``visible`` is (B, N), or (B, T, N) per query, or None when every query sees every token; a query
+        that sees no token of a modality gets nothing from it (and exactly ``h`` when it sees none at all).
         ``time_weights`` (B, T, N), when given, scale each query's attention to each token (0 outside a timed
-        token's window): a timed token acts near its time only."""
+        token's window). ``record``, when given, receives the (B, M) gates averaged over queries (training)."""
         B, T, C = h.shape
-        q = self._heads(self.q(self.norm(h)))
-        attn_mask = None
-        if mask is not None:
-            if mask.dim() == 2:
-                mask, any_real = mask[:, None, :], (any_real[:, None] if any_real is not None else None)
-            if any_real is not None:  # a query that sees nothing attends anywhere, then is zeroed: no NaN
-                mask = mask | ~any_real[..., None]
-            attn_mask = mask[:, None]
-        if time_weights is None:
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
-        else:
-            scores = (q @ keys.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
-            if attn_mask is not None:
-                scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)
-            y = (torch.softmax(scores, dim=-1) * time_weights[:, None].to(scores.dtype)) @ values
-        y = self.out(y.transpose(1, 2).reshape(B, T, C))
-        if any_real is not None:
-            y = torch.where(any_real[..., None], y, torch.zeros_like(y))
+        x = self.norm(h)
+        q = self._heads(self.q(x))
+        scores = (q @ keys.transpose(-1, -2)) * (q.shape[-1] ** -0.5)  # (B, H, T, N)
+        keep = None
+        if visible is not None:
+            keep = visible[:, None, None, :] if visible.dim() == 2 else visible[:, None]
+            scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+        gates = routing.gates(self.route(x) if self.route is not None else None, T).to(scores.dtype)
+        if record is not None:
+            record.append(gates.mean(1))
+        parts = [torch.softmax(scores[..., s:e], dim=-1) * gates[:, None, :, m, None] for m, s, e in routing.segments]
+        probs = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        if keep is not None:
+            probs = probs * keep
+        if time_weights is not None:
+            probs = probs * time_weights[:, None].to(probs.dtype)
+        y = self.out((probs @ values).transpose(1, 2).reshape(B, T, C))
         return h + torch.tanh(self.gate).to(h.dtype) * y.to(h.dtype)
 
 
 class RoutingMLP(nn.Module):
-    """Presence mask + pooled tokens of every modality -> one weight in (0, 1) per modality."""
+    """Presence mask + pooled tokens of every modality -> one gate logit per modality (a sigmoid each, not a
+    softmax: modalities do not compete for a fixed budget)."""
 
     def __init__(self, modalities: Sequence[str], d_ctx: int, hidden: int = 64) -> None:
         super().__init__()
@@ -159,10 +199,10 @@ class RoutingMLP(nn.Module):
                                  nn.Linear(hidden, len(modalities)))
 
     def forward(self, present: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        """``present`` (B, M) in {0, 1}; ``pooled`` (B, M, d_ctx), zeros where absent. Returns raw (B, M)
-        weights before the presence mask, so training can teach absent modalities to route to ~0."""
+        """``present`` (B, M) in {0, 1}; ``pooled`` (B, M, d_ctx), zeros where absent. Returns (B, M) logits;
+        absent modalities are masked by presence afterwards, never learned."""
         features = torch.cat([present.unsqueeze(-1), pooled], dim=-1).flatten(1)
-        return torch.sigmoid(self.net(features))
+        return self.net(features)
 
 
 @dataclass
@@ -173,17 +213,18 @@ class FusionConfig:
     layers: dict[str, tuple[int, ...]]
     d_models: dict[str, int]
     base_fingerprint: str = ""
+    routing: str = "gated"  # "gated": router + per-layer, per-query gates; "fixed": every present modality at 1
 
     def to_json(self) -> dict[str, Any]:
         return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
                 "layers": {k: list(v) for k, v in self.layers.items()}, "d_models": self.d_models,
-                "base_fingerprint": self.base_fingerprint}
+                "base_fingerprint": self.base_fingerprint, "routing": self.routing}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FusionConfig:
         return cls(modalities=tuple(data["modalities"]), d_ctx=int(data["d_ctx"]), n_head=int(data["n_head"]),
                    layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
-                   base_fingerprint=data.get("base_fingerprint", ""))
+                   base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"))
 
 
 def default_layers(n_layer: int, every: int = 4) -> tuple[int, ...]:
@@ -200,9 +241,12 @@ class FusionBlock(nn.Module):
         M = len(config.modalities)
         self.type_tags = nn.Parameter(torch.randn(M, config.d_ctx) * 0.02)
         self.start_tokens = nn.Parameter(torch.randn(M, config.d_ctx) * 0.02)
-        self.router = RoutingMLP(config.modalities, config.d_ctx)
+        if config.routing not in ROUTINGS:
+            raise InvalidInputError(f"fusion routing must be one of {', '.join(ROUTINGS)}, got {config.routing!r}")
+        routed = config.routing == "gated"
+        self.router = RoutingMLP(config.modalities, config.d_ctx) if routed else None
         self.cross = nn.ModuleDict({
-            stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head)
+            stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head, M, routed)
                                   for i in layers})
             for stage, layers in config.layers.items()
         })
@@ -213,13 +257,14 @@ class FusionBlock(nn.Module):
 
 @dataclass
 class Context:
-    """Tagged, routed context of a batch: tokens (B, N, d_ctx), key mask (B, N), per-token routing weight
-    (B, N), which stages each token may condition, and the routing weights per modality."""
+    """Tagged, routed context of a batch: tokens (B, N, d_ctx), key mask (B, N), which stages each token may
+    condition, the routing (modality blocks, router logits, presence x priority), the router's gates per
+    modality before presence and priority (``raw_weights``, B x M) and after (``weights``)."""
 
     tokens: torch.Tensor
     mask: torch.Tensor
-    token_weights: torch.Tensor
     stage_masks: dict[str, torch.Tensor]
+    routing: Routing
     raw_weights: torch.Tensor
     weights: torch.Tensor
     pooled: torch.Tensor | None = None  # (B, M, d_ctx) the router's per-modality embeddings (training aligns them)
@@ -252,7 +297,8 @@ class FusionModel(nn.Module):
 
     @classmethod
     def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
-                   n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None) -> FusionModel:
+                   n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
+                   routing: str = "gated") -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``."""
         modalities = tuple(m for m in MODALITIES if m in set(modalities))
         wanted = set(modalities)
@@ -263,7 +309,7 @@ class FusionModel(nn.Module):
             modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
             layers={"semantic": default_layers(text_cfg.n_layer), "coarse": default_layers(coarse_cfg.n_layer)},
             d_models={"semantic": text_cfg.n_embd, "coarse": coarse_cfg.n_embd},
-            base_fingerprint=models.fingerprint,
+            base_fingerprint=models.fingerprint, routing=routing,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -304,9 +350,13 @@ class FusionModel(nn.Module):
                                   "`bark-omni adapters init` or `bark-omni train`")
         try:
             meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+            version = int(meta.get("format_version", 1))
             config = FusionConfig.from_json(meta["fusion"])
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{directory / CONFIG_FILE} is not a valid adapter config ({exc})") from None
+        if version != FUSION_FORMAT_VERSION:
+            raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads format "
+                                  f"{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
         if config.base_fingerprint and config.base_fingerprint != models.fingerprint:
             raise CheckpointError(
                 f"adapters in {directory} were made for base model {config.base_fingerprint}, not the loaded "
@@ -370,13 +420,15 @@ class FusionModel(nn.Module):
             denom = mask.sum(1, keepdim=True).clamp(min=1).to(tokens.dtype)
             pooled = pooled.index_put((index, torch.full_like(index, m)), (tokens * mask.unsqueeze(-1)).sum(1) / denom)
             pieces.append((m, full_tokens, full_mask))
-        raw = fusion.router(present, pooled)
+        logits = fusion.router(present, pooled) if fusion.router is not None else None
+        raw = torch.sigmoid(logits) if logits is not None else torch.ones_like(present)
         priority = torch.tensor([[p.get(name, 1.0) for name in self.config.modalities] for p in priorities],
                                 device=device, dtype=raw.dtype)
-        weights = raw * present * priority
+        scale = present * priority
         tokens = torch.cat([t for _, t, _ in pieces], dim=1)
         mask = torch.cat([k for _, _, k in pieces], dim=1)
-        token_weights = torch.cat([weights[:, m:m + 1].expand(-1, t.shape[1]) for m, t, _ in pieces], dim=1)
+        ends = torch.tensor([t.shape[1] for _, t, _ in pieces]).cumsum(0).tolist()
+        segments = tuple((m, end - t.shape[1], end) for (m, t, _), end in zip(pieces, ends))
         timeline = None
         if any(t is not None for t in timelines):
             untimed = lambda k: torch.tensor([0.0, float("inf")], device=device).expand(*k.shape, 2)  # noqa: E731
@@ -390,7 +442,7 @@ class FusionModel(nn.Module):
             stage_masks[stage] = mask & torch.cat(allowed, dim=1)
             if timeline is not None and stage != "semantic":  # only the semantic stage has an absolute timeline
                 stage_masks[stage] &= torch.isinf(timeline[..., 1])
-        return Context(tokens, mask, token_weights, stage_masks, raw, weights, pooled, timeline)
+        return Context(tokens, mask, stage_masks, Routing(segments, logits, scale), raw, raw * scale, pooled, timeline)
 
     def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False) -> Conditioning:
         """Everything the generation loop needs for a batch, keys and values computed once. ``track_grad``
@@ -417,26 +469,25 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 
 
 class StageConditioning:
-    """The ``generation.Conditioning`` of one stage: keys/values per injected layer, computed once per
-    generation, and everything a step needs that does not depend on the step (masks; for timed tokens the
-    per-position attention weights), so a step only indexes and attends."""
+    """The ``loop.Conditioning`` of one stage: keys/values per injected layer, computed once per generation,
+    and everything a step needs that does not depend on the step (masks, routing; for timed tokens the
+    per-position attention weights), so a step only indexes and attends. ``gate_log``, when a list, collects
+    each call's (B, M) gates (training reads them for its balance term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
-                 table: torch.Tensor | None = None) -> None:
+                 routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None) -> None:
         self._layers = layers
         self._kv = kv
         self._mask = mask
+        self._routing = routing
         self._table = table
+        self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
-        any_real = mask.any(dim=1)
-        # untimed: None when every row sees every token (the common case: SDPA's unmasked kernel, no zeroing)
+        # untimed: None when every row sees every token (the common case: no masking at all)
         self._step_mask = None if bool(mask.all()) else mask
-        self._step_any = None if bool(any_real.all()) else any_real
         if table is not None:
             self._visible = (table > 0) & mask[:, None, :]  # (B, positions, N)
-            self._any_at = self._visible.any(-1)  # (B, positions)
-            self._all_rows_at = self._any_at.all(0).cpu()  # (positions,): can the zeroing be skipped?
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         keys, values = self._kv[layer]
@@ -447,12 +498,11 @@ class StageConditioning:
             return self._wide[B](layer, hidden, positions)
         cross = self._layers[str(layer)]
         if self._table is None:
-            return cross(hidden, keys, values, self._step_mask, self._step_any)
+            return cross(hidden, keys, values, self._routing, self._step_mask, None, self.gate_log)
         if positions is None:
             raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
         at = positions[0]
-        any_real = None if bool(self._all_rows_at[at.cpu()].all()) else self._any_at[:, at]
-        return cross(hidden, keys, values, self._visible[:, at], any_real, self._table[:, at])
+        return cross(hidden, keys, values, self._routing, self._visible[:, at], self._table[:, at], self.gate_log)
 
     def select(self, index: torch.Tensor) -> StageConditioning:
         """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished); a
@@ -461,7 +511,7 @@ class StageConditioning:
             index = torch.zeros_like(index)
         kv = {i: (k[index], v[index]) for i, (k, v) in self._kv.items()}
         table = self._table[index] if self._table is not None else None
-        return StageConditioning(self._layers, kv, self._mask[index], table)
+        return StageConditioning(self._layers, kv, self._mask[index], self._routing.select(index), table)
 
 
 class Conditioning:
@@ -478,17 +528,22 @@ class Conditioning:
             self._stages[stage] = self._build(stage)
         return self._stages[stage]
 
+    def logged_gates(self) -> torch.Tensor | None:
+        """(B, M) gates applied by the calls so far, averaged over layers and queries (with ``track_grad``)."""
+        logs = [g for s in self._stages.values() if s is not None for g in (s.gate_log or [])]
+        return torch.stack(logs).mean(0) if logs else None
+
     def _build(self, stage: str) -> StageConditioning | None:
         mask = self.context.stage_masks[stage]
         cross = self.model.fusion.cross[stage] if stage in self.model.fusion.cross else None
         if cross is None or not bool(mask.any()):
             return None  # nothing conditions this stage: the loop runs vanilla Bark
         with torch.inference_mode(not self.track_grad):
-            kv = {int(i): layer.keys_values(self.context.tokens, self.context.token_weights) for i, layer in cross.items()}
+            kv = {int(i): layer.keys_values(self.context.tokens) for i, layer in cross.items()}
             table = None
             if stage == "semantic" and self.context.timeline is not None:
                 table = time_table(self.context.timeline, CONTEXT_WINDOW_SIZE)
-        return StageConditioning(cross, kv, mask, table)
+        return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None)
 
 
 def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config: dict[str, Any],
@@ -553,11 +608,14 @@ def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundl
             f"{', '.join(present)} given but no adapter weights: pass adapters=DIR (create one with "
             "`bark-omni adapters init` or `bark-omni train`)"
         )
-    if isinstance(adapters, FusionModel):
-        model = adapters
-    else:
-        key = (str(Path(adapters).resolve()), models.fingerprint)
-        if key not in _LOADED:
-            _LOADED[key] = FusionModel.from_pretrained(adapters, host, models).to(models.device)
-        model = _LOADED[key]
+    model = adapters if isinstance(adapters, FusionModel) else loaded_fusion(host, models, adapters)
     return model.conditioning(bundles)
+
+
+def loaded_fusion(host: Host, models: BarkModels, directory: str | Path) -> FusionModel:
+    """Adapters from ``directory`` for ``models``, loaded once per process (the one place that touches the
+    cache, so it can move onto the Host)."""
+    key = (str(Path(directory).resolve()), models.fingerprint)
+    if key not in _LOADED:
+        _LOADED[key] = FusionModel.from_pretrained(directory, host, models).to(models.device)
+    return _LOADED[key]

@@ -68,7 +68,8 @@ class TrainConfig:
     semantic_eos: bool = True
     contrastive_weight: float = 0.1
     contrastive_temperature: float = 0.1
-    routing_weight: float = 0.1
+    balance_weight: float = 0.1  # the routing balance term (objective.balance_loss)
+    routing: str = "gated"  # "gated" (router) or "fixed" (no router: the ablation)
     coarse_weight: float = 1.0
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains
     dropout: dict[str, float] = field(default_factory=dict)  # per-modality probability of removing it
@@ -120,6 +121,8 @@ class TrainConfig:
                               f"({world_size} x {self.micro_batch_size}); change one of them")
         if per_process < 1:
             raise ConfigError(f"batch_size {self.batch_size} is smaller than the {world_size} processes")
+        if self.routing not in ("gated", "fixed"):
+            raise ConfigError(f"routing must be 'gated' or 'fixed', got {self.routing!r}")
         if not 0 < self.domain_temperature:
             raise ConfigError("domain_temperature must be > 0")
         if any(not 0 <= p < 1 for p in self.dropout.values()):

@@ -4,8 +4,9 @@
   GPTs with the fusion block's conditioning between blocks, exactly as generation applies it;
 * InfoNCE between the pooled embeddings of every pair of modalities present in the same rows (paired inputs
   should land close, unpaired ones apart);
-* a routing term: the router's raw weight of every absent modality is pushed to 0, so a missing input is
-  routed away rather than left at whatever the MLP says.
+* a balance term on rows with two or more modalities: ``log(n) - H(shares)`` of the mean gates of the present
+  modalities (0 when every present modality is used equally), so the router cannot settle on one modality
+  and starve the others (absent modalities need no term: presence masks them exactly).
 
 ``FusionObjective`` wraps the trainable ``FusionModel`` as the only submodule (Bark is a plain attribute), so
 DistributedDataParallel sees exactly the weights that train.
@@ -45,6 +46,7 @@ class Outputs:
     present: torch.Tensor  # (B, M) 0/1
     raw_weights: torch.Tensor | None  # (B, M)
     pooled: torch.Tensor | None  # (B, M, d_ctx)
+    gates: torch.Tensor | None = None  # (B, M) gates applied, averaged over injected layers and queries
 
 
 def presence(fusion: FusionModel, prepared: dict[str, list[Any]], batch_size: int, device: Any) -> torch.Tensor:
@@ -90,7 +92,8 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
         coarse = _per_row_ce(logits, batch.coarse_target)
     return Outputs(semantic=semantic, coarse=coarse, present=presence(fusion, prepared, B, device),
                    raw_weights=None if context is None else context.raw_weights,
-                   pooled=None if context is None else context.pooled)
+                   pooled=None if context is None else context.pooled,
+                   gates=None if conditioning is None else conditioning.logged_gates())
 
 
 def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) -> torch.Tensor | None:
@@ -110,10 +113,14 @@ def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) ->
     return torch.stack(terms).mean() if terms else None
 
 
-def routing_loss(raw_weights: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Per row: -sum over absent modalities of log(1 - raw weight), i.e. BCE towards 0."""
-    absent = 1.0 - present
-    return -(absent * torch.log1p(-raw_weights.float().clamp(max=1 - 1e-6))).sum(1)
+def balance_loss(gates: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per row: ``log(n) - H(p)`` with ``p`` the present modalities' shares of their summed gates and ``n`` how
+    many are present; 0 for rows with fewer than two (nothing to balance) and for perfectly even use."""
+    g = gates.float().clamp(min=1e-6) * present
+    shares = g / g.sum(1, keepdim=True).clamp(min=1e-6)
+    entropy = -(shares * torch.log(shares.clamp(min=1e-12)) * present).sum(1)
+    n = present.sum(1)
+    return torch.where(n >= 2, torch.log(n.clamp(min=1)) - entropy, torch.zeros_like(entropy))
 
 
 @dataclass
@@ -139,7 +146,7 @@ class FusionObjective(nn.Module):
         cfg = self.config
         out = forward_losses(self.fusion, self.bark, prepared, priorities, batch)
         zero = next(self.fusion.parameters()).new_zeros(())
-        parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "routing": zero}
+        parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "balance": zero}
         if out.semantic is not None:
             parts["ce_semantic"] = torch.nansum(out.semantic) / max(norm.semantic_rows, 1)
         if out.coarse is not None:
@@ -148,10 +155,10 @@ class FusionObjective(nn.Module):
             nce = info_nce(out.pooled, out.present, cfg.contrastive_temperature)
             if nce is not None:
                 parts["nce"] = nce / norm.chunks
-        if out.raw_weights is not None and cfg.routing_weight > 0:
-            parts["routing"] = routing_loss(out.raw_weights, out.present).sum() / max(norm.rows, 1)
+        if out.gates is not None and cfg.balance_weight > 0:
+            parts["balance"] = balance_loss(out.gates, out.present).sum() / max(norm.rows, 1)
         total = (parts["ce_semantic"] + cfg.coarse_weight * parts["ce_coarse"] + cfg.contrastive_weight * parts["nce"]
-                 + cfg.routing_weight * parts["routing"])
+                 + cfg.balance_weight * parts["balance"])
         # Every trainable weight joins the graph (with zero gradient when unused this step: dropped modality,
         # unconditioned stage), so DDP's all-reduce sees the same parameters on every process.
         total = total + 0.0 * sum(p.reshape(-1)[0] for p in self.fusion.parameters())

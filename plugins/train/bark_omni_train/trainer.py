@@ -139,7 +139,8 @@ class Trainer:
         self.val_indices = [i for i, r in enumerate(rows) if r.split == "val" and builder.has_semantic(i)][: config.val_max_rows]
         self.sampler = self.new_sampler()
         self.fusion = FusionModel.initialise(self.host, self.models, config.modalities, seed=config.seed,
-                                             adapter_config=config.adapter_config).to(procs.device).train()
+                                             adapter_config=config.adapter_config, routing=config.routing
+                                             ).to(procs.device).train()
         groups, self.param_names = param_groups(self.fusion, config)
         self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -230,7 +231,7 @@ class Trainer:
         norm = self._normalisers(self.step)
         accumulation = cfg.accumulation(procs.world_size)
         self.optimizer.zero_grad(set_to_none=True)
-        sums = {"ce_semantic": 0.0, "ce_coarse": 0.0, "nce": 0.0, "routing": 0.0}
+        sums = {"ce_semantic": 0.0, "ce_coarse": 0.0, "nce": 0.0, "balance": 0.0}
         for j in range(accumulation):
             examples = next(chunks)
             batch = collate(examples).to(procs.device)
@@ -250,7 +251,7 @@ class Trainer:
         self.step += 1
         sums = distributed.sum_values(procs, sums)
         sums["loss"] = (sums["ce_semantic"] + cfg.coarse_weight * sums["ce_coarse"] + cfg.contrastive_weight * sums["nce"]
-                        + cfg.routing_weight * sums["routing"])
+                        + cfg.balance_weight * sums["balance"])
         return {**sums, "grad_norm": float(grad_norm), "lr": lr}
 
     def evaluate(self, final: bool = False) -> dict[str, Any]:

@@ -35,20 +35,24 @@ def _installed_version(distribution: str) -> str:
 
 __version__ = _installed_version("bark-omni")
 
-_LAZY = {"generate_audio": "api", "generate": "api", "generate_batch": "api", "generate_many": "api",
-         "load_models": "models"}
+_LAZY = {"generate_audio": "api", "generate_batch": "api", "run": "api", "run_batch": "api", "build_request": "api",
+         "generate": "api", "generate_many": "api",  # deprecated names of run and run_batch
+         "GenerationOptions": "options", "SemanticOptions": "options", "CoarseOptions": "options",
+         "FineOptions": "options", "load_models": "models"}
 
 
-def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3) -> Any:
-    """Check ``audio`` for the bark-omni watermark: a ``Detection`` with ``score``, calibrated ``p_value``,
-    ``payload`` (16 bits, None unless detected) and ``detected`` (p-value <= ``threshold``). Needs the
-    bark-omni-watermark plugin; ``key`` defaults to ``$BARK_OMNI_WATERMARK_KEY`` or the public key."""
-    try:
-        from bark_omni_watermark import detect_watermark as detect
-    except ImportError:
-        raise MissingPluginError("detect_watermark needs the watermark plugin; install it with: "
-                                 "pip install bark-omni-watermark") from None
-    return detect(audio, sample_rate, key=key, threshold=threshold)
+def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3,
+                     host: Host | None = None) -> Any:
+    """Check ``audio`` for the mark of the watermarker ``host`` (default: the default host) applies: the
+    watermarking plugin's detection record (bark-omni-watermark's ``Detection`` has ``score``, calibrated
+    ``p_value``, ``payload`` and ``detected``). ``key`` defaults to the plugin's (``$BARK_OMNI_WATERMARK_KEY``)."""
+    from .host import default_host
+
+    spec = (host or default_host()).watermarker()
+    if spec is None or spec.detect is None:
+        raise MissingPluginError("detect_watermark needs a watermarking plugin that can detect its mark; none is "
+                                 "installed (see docs/responsible-use.md)")
+    return spec.detect(audio, sample_rate, key=key, threshold=threshold)
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +67,6 @@ __all__ = [
     "SAMPLE_RATE", "AdapterSpec", "BarkOmniError", "CheckpointError", "ControlKind", "DecoderSpec",
     "GenerationRequest", "GenerationResult", "Host", "InvalidInputError", "MetricSpec", "MissingPluginError",
     "ModalityBundle", "ModelFormat", "ModelNotFoundError", "PluginError", "PromptError", "RequestBlocked",
-    "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate", "generate_audio", "generate_batch", "generate_many",
-    "hookimpl", "load_models",
+    "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate_audio", "generate_batch", "run", "run_batch",
+    "build_request", "GenerationOptions", "SemanticOptions", "CoarseOptions", "FineOptions", "hookimpl", "load_models",
 ]

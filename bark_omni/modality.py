@@ -38,13 +38,9 @@ class ModalityBundle:
     priorities: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .errors import InvalidInputError
+        from .validate import check_priorities
 
-        for name, value in self.priorities.items():
-            if name not in MODALITIES:
-                raise InvalidInputError(f"unknown modality {name!r} in priorities; use one of {', '.join(MODALITIES)}")
-            if not (isinstance(value, (int, float)) and value >= 0):
-                raise InvalidInputError(f"priority of {name!r} must be a number >= 0, got {value!r}")
+        self.priorities = check_priorities(self.priorities, MODALITIES)
 
     def present(self) -> list[str]:
         """Names of the modalities this request carries (and whose priority is not 0)."""

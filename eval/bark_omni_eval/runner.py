@@ -98,16 +98,16 @@ def call_metric(spec: MetricSpec, inputs: dict[str, Any], options: dict[str, Any
 
 def generator_for(host: Any, device: str | None, adapters: str | Path | None) -> Callable[[GenerationRequest], GenerationResult]:
     """``request -> result`` with this run's host, device and adapter weights."""
-    from bark_omni.api import generate
+    from bark_omni.api import run as run_request
 
     extra: dict[str, Any] = {}
     if adapters is not None:
-        if "adapters" not in inspect.signature(generate).parameters:
-            raise SuiteError("this bark-omni's generate() takes no adapters; update bark-omni to use --adapters")
+        if "adapters" not in inspect.signature(run_request).parameters:
+            raise SuiteError("this bark-omni's run() takes no adapters; update bark-omni to use --adapters")
         extra["adapters"] = str(adapters)
 
     def run(request: GenerationRequest) -> GenerationResult:
-        return generate(request, host=host, device=device, **extra)
+        return run_request(request, host=host, device=device, **extra)
 
     return run
 
@@ -115,13 +115,12 @@ def generator_for(host: Any, device: str | None, adapters: str | Path | None) ->
 def build_item_request(suite: Suite, prompt: Prompt, seed: int, model: str) -> GenerationRequest:
     from bark_omni.api import build_request
     from bark_omni.modality import ModalityBundle
+    from bark_omni.options import GenerationOptions
 
-    options = {**suite.generation, **prompt.generation}
-    text_temp = options.pop("text_temp", 0.7)
-    waveform_temp = options.pop("waveform_temp", 0.7)
+    options = GenerationOptions.from_kwargs(**{**suite.generation, **prompt.generation})
     bundle = ModalityBundle(**prompt.modalities, priorities=prompt.priorities)
-    return build_request(prompt.text, prompt.history_prompt, text_temp, waveform_temp, modalities=bundle, seed=seed,
-                         model=model, decoder=suite.decoder, options=options)
+    return build_request(prompt.text, prompt.history_prompt, options=options, modalities=bundle, seed=seed,
+                         model=model, decoder=suite.decoder)
 
 
 def speaker_reference(prompt: Prompt) -> Clip | None:
@@ -170,7 +169,7 @@ def run_suite(
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Generate, measure, and return the run record (also writing each clip under ``out_dir/audio``)."""
-    from bark_omni.cli import write_wav
+    from bark_omni.files import write_audio
 
     model = model or suite.model
     available = host.metrics
@@ -197,7 +196,7 @@ def run_suite(
             continue
         fingerprint = item.result.model_fingerprint
         path = out_dir / "audio" / f"{item.key}.wav"
-        write_wav(path, item.result.audio, item.result.sample_rate)
+        write_audio(path, item.result.audio, item.result.sample_rate)
         item.audio_path = str(path.relative_to(out_dir))
     generated = [i for i in items if i.result is not None]
     clips = [Clip(i.result.audio, i.result.sample_rate, name=i.key) for i in generated]

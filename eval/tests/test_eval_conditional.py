@@ -1,4 +1,4 @@
-"""Conditional dependence, on bark_omni.generate with a fake in-test adapter through the real fusion block."""
+"""Conditional dependence, on bark_omni.run with a fake in-test adapter through the real fusion block."""
 
 import numpy as np
 import pytest
@@ -87,16 +87,18 @@ class _FakeAdapterPlugin:
 
 
 def test_dependence_through_the_real_fusion_block(make_host, tiny_models):
-    from bark_omni.api import build_request, generate
+    from bark_omni.api import build_request, run as run_request
     from bark_omni.fusion import FusionModel
+    from bark_omni.options import GenerationOptions
 
     host = make_host(_FakeAdapterPlugin())
     fusion = FusionModel.initialise(host, tiny_models, ["style_text"], seed=0)
-    request = build_request("Hello there.", None, 0.7, 0.7, modalities=ModalityBundle(style_text="shouting angrily"),
-                            seed=3, model=tiny_models.source, decoder="encodec", options={"max_gen_duration_s": 0.3})
+    request = build_request("Hello there.", None, modalities=ModalityBundle(style_text="shouting angrily"),
+                            seed=3, model=tiny_models.source, decoder="encodec",
+                            options=GenerationOptions.from_kwargs(max_gen_duration_s=0.3))
 
     def run(req):
-        return generate(req, host=host, device="cpu", adapters=fusion)
+        return run_request(req, host=host, device="cpu", adapters=fusion)
 
     closed = modality_dependence(request, run)
     assert closed["semantic.style_text"] == 0.0  # gates start at zero: the style cannot change a token yet

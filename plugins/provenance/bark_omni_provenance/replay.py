@@ -34,6 +34,8 @@ def _input(described: dict[str, Any] | None, name: str) -> Any:
 
     if described is None:
         return None
+    if not isinstance(described, dict):
+        raise InvalidInputError(f"the manifest's {name} entry must be an object; it is damaged: restore the original")
     if not described.get("replayable"):
         raise InvalidInputError(f"the manifest's {name} was an in-memory value; replay needs inputs saved as files")
     if "path" in described:
@@ -46,27 +48,53 @@ def _input(described: dict[str, Any] | None, name: str) -> Any:
     return described.get("name", described.get("value"))
 
 
+MANIFEST_FIELDS = {"request": dict, "request.params": dict, "request.seed": (int, type(None)),
+                   "request.model": str, "request.decoder": str, "decoder": dict, "audio": dict,
+                   "audio.float32_sha256": str, "model": dict, "model.fingerprint": str}
+"""What replay reads from a manifest, and the JSON type each must have."""
+
+
+def check_manifest(manifest: Any) -> None:
+    """Refuse a manifest that lacks a field replay needs, or holds one of the wrong type, in one line."""
+    from bark_omni.errors import InvalidInputError
+
+    if not isinstance(manifest, dict):
+        raise InvalidInputError("the manifest must be a JSON object written by bark-omni; regenerate it")
+    for dotted, kind in MANIFEST_FIELDS.items():
+        value: Any = manifest
+        for part in dotted.split("."):
+            value = value.get(part, KeyError) if isinstance(value, dict) else KeyError
+        if value is KeyError:
+            raise InvalidInputError(f"the manifest lacks {dotted!r}; it is damaged or not a bark-omni manifest")
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidInputError(f"the manifest's {dotted!r} has the wrong type ({type(value).__name__}); "
+                                    "it is damaged: restore the original")
+    for name in ("inputs", "tokens_sha256", "safety", "watermark"):
+        if not isinstance(manifest.get(name, {}), dict) and not (name == "watermark" and manifest[name] is None):
+            raise InvalidInputError(f"the manifest's {name!r} must be an object; it is damaged: restore the original")
+
+
 def rebuild_request(manifest: dict[str, Any]) -> Any:
     """The ``GenerationRequest`` a manifest describes (validated like any request)."""
     from bark_omni.api import build_request
     from bark_omni.modality import ModalityBundle
+    from bark_omni.options import GenerationOptions
 
+    check_manifest(manifest)
     req, inputs = manifest["request"], manifest.get("inputs", {})
-    params = dict(req["params"])
-    text_temp, waveform_temp = params.pop("text_temp"), params.pop("waveform_temp")
+    options = GenerationOptions.from_kwargs(**req["params"])
     modalities = ModalityBundle(
         style_text=inputs.get("style_text"), reference_audio=_input(inputs.get("reference_audio"), "reference_audio"),
         image=_input(inputs.get("image"), "image"), control_events=_input(inputs.get("control_events"), "control_events"),
         priorities=inputs.get("priorities") or {},
     )
-    return build_request(req["text"], _input(inputs.get("history_prompt"), "history_prompt"), text_temp, waveform_temp,
-                         modalities=modalities, seed=req["seed"], model=req["model"], decoder=req["decoder"],
-                         options=params)
+    return build_request(req.get("text"), _input(inputs.get("history_prompt"), "history_prompt"), options=options,
+                         modalities=modalities, seed=req["seed"], model=req["model"], decoder=req["decoder"])
 
 
 def replay(manifest_path: Path, *, device: str | None = None, host: Any = None, progress: Any = None) -> ReplayReport:
     """Regenerate and compare with the manifest (float32 samples and every stage's tokens)."""
-    from bark_omni.api import generate
+    from bark_omni.api import run
     from bark_omni.host import Host
 
     manifest = load_manifest(Path(manifest_path))
@@ -76,7 +104,7 @@ def replay(manifest_path: Path, *, device: str | None = None, host: Any = None, 
         block = [name for name in ("guardrails", "watermark") if safety.get(name) is False]
         host = Host(block=block)
     adapters = _input(manifest.get("inputs", {}).get("adapters"), "adapters")
-    result = generate(request, host=host, device=device or manifest.get("device"),
+    result = run(request, host=host, device=device or manifest.get("device"),
                       decoder_options=manifest["decoder"].get("options") or None, adapters=adapters, progress=progress)
     audio = np.asarray(result.audio, dtype=np.float32)
     actual = array_sha256(audio)

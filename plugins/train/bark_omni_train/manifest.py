@@ -99,8 +99,13 @@ def read_manifest_lines(path: Path) -> tuple[list[Row], list[str]]:
         raise DataError(f"manifest {path} does not exist; create a JSONL file with one example per line")
     rows: list[Row] = []
     problems: list[str] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"line {number}: not valid UTF-8 (save the file as UTF-8)")
+                continue
             if not text.strip():
                 continue
             try:

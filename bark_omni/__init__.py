@@ -38,7 +38,10 @@ __version__ = _installed_version("bark-omni")
 _LAZY = {"generate_audio": "api", "generate_batch": "api", "run": "api", "run_batch": "api", "build_request": "api",
          "generate": "api", "generate_many": "api",  # deprecated names of run and run_batch
          "GenerationOptions": "options", "SemanticOptions": "options", "CoarseOptions": "options",
-         "FineOptions": "options", "load_models": "models"}
+         "FineOptions": "options", "load_models": "models",
+         # Bark's drop-in names (bark.api and bark.generation)
+         "text_to_semantic": "generation", "semantic_to_waveform": "generation", "save_as_prompt": "generation",
+         "preload_models": "generation"}
 
 
 def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3,
@@ -69,4 +72,5 @@ __all__ = [
     "ModalityBundle", "ModelFormat", "ModelNotFoundError", "PluginError", "PromptError", "RequestBlocked",
     "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate_audio", "generate_batch", "run", "run_batch",
     "build_request", "GenerationOptions", "SemanticOptions", "CoarseOptions", "FineOptions", "hookimpl", "load_models",
+    "text_to_semantic", "semantic_to_waveform", "save_as_prompt", "preload_models",
 ]

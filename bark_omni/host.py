@@ -97,6 +97,7 @@ class Host:
         self._allow_from_env = allow is None and self._allow is not None
         self._block = set(block)
         self.safety_notes: list[str] = []  # safety plugins left out, in words (copied into every result)
+        self._owners: dict[tuple[str, str], str] = {}  # (kind, name) of a registered item -> its plugin
         self._install_fault_policy()
         self._cache_lock = threading.RLock()
         self._caches: dict[str, dict[Hashable, Any]] = {}
@@ -246,7 +247,7 @@ class Host:
             return _GuardedImpl(impl, guarded_wrapper)
 
         def guarded(*args: Any) -> Any:
-            staged, commit = _stage(hook, impl.argnames, args)
+            staged, commit = _stage(hook, impl.argnames, args, lambda item: self._owners.__setitem__(_key(item), plugin))
             try:
                 value = function(*staged)
                 commit()
@@ -255,6 +256,22 @@ class Host:
                 return self._failed(hook, plugin, exc)
 
         return _GuardedImpl(impl, guarded)
+
+    def owner_of(self, spec: Any) -> str:
+        """The name of the plugin that registered ``spec`` (a ``DecoderSpec``, ``WatermarkerSpec``...), or ""."""
+        self.registries  # noqa: B018 - registering is what records owners
+        return self._owners.get(_key(spec), "")
+
+    def call_plugin(self, spec: Any, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call code a plugin registered (``spec.load``, ``spec.apply``...) failing closed: an exception becomes a
+        ``PluginHookError`` naming the plugin and what it registered (a ``BarkOmniError`` passes unchanged)."""
+        try:
+            return function(*args, **kwargs)
+        except BarkOmniError:
+            raise
+        except Exception as exc:
+            what = f"its {type(spec).__name__.removesuffix('Spec').lower()} {getattr(spec, 'name', '?')!r}"
+            raise self._fault(what, self.owner_of(spec) or "?", exc) from exc
 
     def _failed(self, hook: str, plugin: str, exc: Exception) -> None:
         """Apply ``fault_policy(hook)``: warn and skip the implementation's part, or raise ``PluginHookError``."""
@@ -275,7 +292,8 @@ class Host:
         logger.debug("plugin %r failed in %s", plugin, hook, exc_info=exc)
         detail = " ".join(str(exc).split())
         detail = f"{type(exc).__name__}: {detail[:77] + '...' if len(detail) > 80 else detail}".rstrip(": ")
-        outcome = _SKIPPED.get(hook, "skipped") if skipped else _REFUSED.get(hook, "uninstall or fix it")
+        outcome = _SKIPPED.get(hook, "skipped") if skipped else _REFUSED.get(
+            hook.rsplit(" ", 1)[0] if hook.startswith("its ") else hook, "fix the plugin or uninstall it")
         if skipped and hook.startswith("register_"):
             outcome = f"its {hook[len('register_'):].replace('_', ' ')} are skipped"
         return PluginHookError(f"plugin {plugin!r} failed in {hook} ({detail}); {outcome}", plugin=plugin, hook=hook)
@@ -372,7 +390,8 @@ OBSERVER_HOOKS = frozenset({"generation_finished", "audio_written", "sidecar_fil
 _SKIPPED = {"generation_finished": "the audio is kept", "audio_written": "the file is kept",
             "sidecar_files": "the audio is saved without its files"}
 _REFUSED = {"check_request": "nothing was generated: a failing guardrail refuses the request",
-            "postprocess_audio": "no audio is returned rather than audio it did not finish"}
+            "postprocess_audio": "no audio is returned rather than audio it did not finish",
+            "its watermarker": "no unmarked audio is returned"}
 
 
 def fault_policy(hook: str) -> str:
@@ -380,6 +399,10 @@ def fault_policy(hook: str) -> str:
     hooks and ``OBSERVER_HOOKS``) or ``"fail"`` (raise ``PluginHookError``: guardrails, post-processing, any
     other hook, and registration by an essential plugin or on a strict host)."""
     return "skip" if hook.startswith("register_") or hook in OBSERVER_HOOKS else "fail"
+
+
+def _key(item: Any) -> tuple[str, str]:
+    return type(item).__name__, str(getattr(item, "name", id(item)))
 
 
 class _GuardedImpl:
@@ -394,9 +417,11 @@ class _GuardedImpl:
         return getattr(self._impl, name)
 
 
-def _stage(hook: str, argnames: tuple[str, ...], args: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+def _stage(hook: str, argnames: tuple[str, ...], args: tuple[Any, ...],
+           owned: Callable[[Any], None]) -> tuple[tuple[Any, ...], Any]:
     """For a registration hook, hand the implementation a scratch ``register`` (or Typer ``app``) and return a
-    commit that passes on what it registered only once it returned: a plugin that fails halfway adds nothing."""
+    commit that passes on what it registered only once it returned: a plugin that fails halfway adds nothing.
+    ``owned(item)`` is called for each item passed on (the host remembers which plugin registered it)."""
     if not hook.startswith("register_"):
         return args, lambda: None
     staged, commits = list(args), []
@@ -404,7 +429,7 @@ def _stage(hook: str, argnames: tuple[str, ...], args: tuple[Any, ...]) -> tuple
         if name == "register" and callable(args[i]):
             items: list[Any] = []
             staged[i] = items.append
-            commits.append(lambda target=args[i], items=items: [target(item) for item in items])
+            commits.append(lambda target=args[i], items=items: [(target(item), owned(item)) for item in items])
         elif name == "app" and hasattr(args[i], "registered_commands"):
             scratch = type(args[i])()
             staged[i] = scratch

@@ -174,6 +174,7 @@ class GenerationRequest:
     seed: int | None = None
     model: str = "bark"
     decoder: str = "encodec"
+    longform: Any = None  # a longform.LongFormOptions (None: its defaults); how text longer than one window is split
 
 
 @dataclass

@@ -7,6 +7,7 @@ makes noise, not speech: it exists so that everything runs offline and tests exe
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import string
@@ -15,13 +16,16 @@ from pathlib import Path
 
 from .constants import (
     COARSE_VOCAB_SIZE,
+    ENCODEC_FILE,
     FINE_VOCAB_SIZE,
+    SUNO_FILES,
     TEXT_INPUT_VOCAB_SIZE,
     TEXT_OUTPUT_VOCAB_SIZE,
+    VOCAB_FILE,
 )
-from .models import ENCODEC_FILE, VOCAB_FILE, bark_omni_cache_dir
+from .paths import bark_omni_cache_dir
 
-TINY_VERSION = "v2"
+TINY_VERSION = "v3"  # v3: tokenizer_config.json (cased), loaded with from_pretrained
 BARK_DIMS = {
     "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
     "small": {"n_layer": 12, "n_head": 12, "n_embd": 768},  # bark-small
@@ -29,6 +33,7 @@ BARK_DIMS = {
 }
 TINY_DIMS = {**BARK_DIMS["tiny"], "block_size": 1024, "dropout": 0.0, "bias": False}
 TINY_SEED = 1234
+TOKENIZER_CONFIG = {"tokenizer_class": "BertTokenizer", "do_lower_case": False, "tokenize_chinese_chars": True}
 COMMON_WORDS = (
     "hello world the a an and of to is in it you that he she was for on are with as I his they be at one have "
     "this from or had by not word but what some we can out other were all there when up use your how said "
@@ -70,14 +75,15 @@ def random_bark_modules(dims: str = "tiny", seed: int = TINY_SEED,
 def write_tiny_model(directory: Path, seed: int = TINY_SEED) -> Path:
     """Write the tiny model into ``directory`` in suno's layout (small-model file names)."""
     import torch
-    from bark_omni_compat.suno import SMALL_FILES, save_stage
 
-    from .models import encodec_24khz
+    from .checkpoints import encodec_24khz, save_stage
 
     directory.mkdir(parents=True, exist_ok=True)
     for stage, module in random_bark_modules("tiny", seed).items():
-        save_stage(directory / SMALL_FILES[stage], module, best_val_loss=1.0)
+        save_stage(directory / SUNO_FILES["bark-small"][stage], module, best_val_loss=1.0)
     (directory / VOCAB_FILE).write_text("\n".join(tiny_vocab()) + "\n", encoding="utf-8")
+    # as bert-base-multilingual-cased ships it: a cased WordPiece (BertTokenizer lowercases unless told otherwise)
+    (directory / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=1) + "\n", encoding="utf-8")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         codec = encodec_24khz()
@@ -99,9 +105,14 @@ def seed_codebooks(codec: object) -> None:
         book.inited.fill_(1.0)
 
 
+def tiny_model_path() -> Path:
+    """Where the tiny model lives (in bark-omni's cache; it may not be written yet)."""
+    return bark_omni_cache_dir() / f"tiny-{TINY_VERSION}"
+
+
 def ensure_tiny_model() -> Path:
-    """The tiny model's directory in bark-omni's cache, written atomically on first use."""
-    target = bark_omni_cache_dir() / f"tiny-{TINY_VERSION}"
+    """The tiny model's directory (``tiny_model_path()``), written atomically on first use."""
+    target = tiny_model_path()
     if (target / ENCODEC_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

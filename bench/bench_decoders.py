@@ -43,7 +43,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
 
 
 def build_codec() -> Any:
-    from bark_omni.models import encodec_24khz
+    from bark_omni.checkpoints import encodec_24khz
 
     torch.manual_seed(0)
     return encodec_24khz()

@@ -30,7 +30,8 @@ import bark_omni
 from bark_omni import loop as gen
 from bark_omni.fusion import Adapter, FusionModel
 from bark_omni.modality import MODALITIES, ModalityBundle
-from bark_omni.models import BarkModels, encodec_24khz, load_tokenizer
+from bark_omni.checkpoints import encodec_24khz
+from bark_omni.models import BarkModels, load_tokenizer
 from bark_omni.specs import AdapterSpec
 from bark_omni.tiny import ensure_tiny_model
 

@@ -1,7 +1,10 @@
-"""Loaders that keep every Bark checkpoint and voice prompt usable, without ever unpickling arbitrary code.
+"""bark-omni-checkpoints-compat: transformers' Bark format, bark-omni's converted (safetensors) layout with
+``bark-omni convert``, and transformers' speaker embeddings as voice prompts. A plugin of bark-omni like any other:
+suno's format, safe loading, voice prompts and fingerprints live in the core (``bark_omni.checkpoints``,
+``bark_omni.safe_load``, ``bark_omni.prompts``, ``bark_omni.fingerprints``).
 
 Importing the package is cheap: torch and friends load on first use of what needs them, so that the CLI's
-``--help`` and ``plugins list`` stay fast (this package is an essential plugin, loaded by every host).
+``--help`` and ``plugins list`` stay fast.
 """
 
 from __future__ import annotations
@@ -10,12 +13,8 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "safe_torch_load": "safe_load",
     "convert_model": "converted",
-    "load_history_prompt": "prompts",
-    "prompt_from_audio": "prompts",
-    "require_fingerprint": "fingerprints",
-    "FingerprintMismatchError": "fingerprints",
+    "generation_options": "transformers_bark",
 }
 
 

@@ -21,15 +21,14 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bark_omni.checkpoints import MASK_SUFFIX, STAGES, load_stage_state, model_args_of, tied_head_keys
 from bark_omni.errors import CheckpointError
-
-from .bark_modules import STAGES, load_stage_state, model_args_of, tied_head_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from bark_omni.host import Host
-    from bark_omni.models import LoadedWeights
+    from bark_omni.specs import LoadedWeights
 
 MANIFEST = "bark_omni_model.json"
 FORMAT_TAG = "bark-omni-converted"
@@ -79,7 +78,8 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def load(directory: Path, device: str) -> LoadedWeights:
     """The ``ModelFormat.load`` of the converted layout."""
-    from bark_omni.models import LoadedWeights, encodec_24khz
+    from bark_omni.checkpoints import encodec_24khz
+    from bark_omni.specs import LoadedWeights
 
     manifest = read_manifest(directory)
     modules = {}
@@ -102,14 +102,14 @@ def stage_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """What a stage file stores: the state dict without mask buffers and without the tied duplicates."""
     ties = tied_head_keys(module)
     return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()
-            if k not in ties and not k.endswith(".attn.bias")}
+            if k not in ties and not k.endswith(MASK_SUFFIX)}
 
 
 def write_converted(weights: LoadedWeights, codec: Any, vocab: Path | None, target: Path, source: dict[str, str]) -> dict[str, Any]:
     """Write the layout into the (existing, empty) directory ``target``; return the manifest."""
     from safetensors.torch import save_file
 
-    from bark_omni.models import fingerprint_modules
+    from bark_omni.fingerprints import fingerprint_modules
 
     modules = {"text": weights.text, "coarse": weights.coarse, "fine": weights.fine}
     manifest: dict[str, Any] = {"format": FORMAT_TAG, "version": VERSION, "stages": {}, "codec": None, "tokenizer": None}
@@ -134,8 +134,9 @@ def convert_model(src: str | os.PathLike[str], dst: str | os.PathLike[str], host
     """Convert any loadable model (a name or a directory in any registered format) into the converted layout at
     ``dst``, which must not exist or be empty. Written beside ``dst`` and moved into place only when complete.
     Returns the manifest (it carries the fingerprint)."""
+    from bark_omni.constants import ENCODEC_FILE, VOCAB_FILE
     from bark_omni.host import default_host
-    from bark_omni.models import ENCODEC_FILE, VOCAB_FILE, load_codec, resolve_model
+    from bark_omni.models import load_codec, resolve_model
 
     host = host or default_host()
     dst = Path(dst).expanduser()

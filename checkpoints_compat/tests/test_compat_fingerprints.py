@@ -8,8 +8,8 @@ import pytest
 
 from bark_omni.errors import CheckpointError
 from bark_omni.models import BarkModels
-from bark_omni_compat import FingerprintMismatchError, require_fingerprint
-from bark_omni_compat.fingerprints import base_fingerprint
+from bark_omni.fingerprints import FingerprintMismatchError, require_fingerprint
+from bark_omni.fingerprints import base_fingerprint
 
 
 def test_same_base_passes_other_base_is_refused(tiny_bark):

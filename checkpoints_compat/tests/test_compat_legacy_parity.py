@@ -26,9 +26,9 @@ def formats(legacy_suno_dir, converted_tiny, hf_bark, hf_as_suno_dir):
 # format and the others take the argmax fine stage (fine_temp=None), which checks the same fine weights for a
 # fraction of the time. Sampling parity itself is tests/test_parity.py's subject.
 @pytest.mark.parametrize("fmt, seed, fine_temp", [("suno", 1, 0.5), ("converted", 2, None), ("transformers", 3, None)])
-def test_same_tokens_as_suno_bark(formats, fmt, seed, fine_temp, tiny_bark, compat_host, compat):
+def test_same_tokens_as_suno_bark(formats, fmt, seed, fine_temp, tiny_model_dir, compat_host, compat):
     model_dir, oracle_dir = formats[fmt]
-    with compat.suno_oracle(oracle_dir, tiny_bark.tokenizer) as bark_generation:
+    with compat.suno_oracle(oracle_dir, support=tiny_model_dir) as bark_generation:
         want = compat.suno_tokens(bark_generation, TEXT, PROMPT, seed, max_s=0.4, fine_temp=fine_temp)
     got, _ = bark_omni.generate_audio(TEXT, PROMPT, seed=seed, model=model_dir, silent=True, output_full=True,
                                       max_gen_duration_s=0.4, fine_temp=fine_temp, host=compat_host)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bark_omni.errors import PromptError
-from bark_omni_compat.prompts import (
+from bark_omni.prompts import (
     AcousticOnlyPromptWarning,
     encode_audio,
     load_history_prompt,
@@ -177,7 +177,7 @@ def test_acoustic_only_prompt_in_generation(tiny_bark, compat_host, tmp_path):
 def test_prompt_cli(tmp_path, tiny_model_dir, capsys, monkeypatch):
     from bark_omni import cli, host
 
-    monkeypatch.setattr(host, "_default_host", host.Host(strict=True, allow=set()))
+    monkeypatch.setattr(host, "_default_host", host.Host(strict=True, allow={"checkpoints"}))
 
     def run(*args):
         with pytest.raises(SystemExit) as done:

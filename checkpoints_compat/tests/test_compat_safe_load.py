@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bark_omni.errors import CheckpointError, UnsafeCheckpointError
-from bark_omni_compat import safe_torch_load
-from bark_omni_compat.safe_load import ALLOWED_GLOBALS
+from bark_omni.safe_load import safe_torch_load
+from bark_omni.safe_load import ALLOWED_GLOBALS
 
 
 class WritesMarker:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from bark_omni.errors import CheckpointError
-from bark_omni_compat import safe_torch_load
-from bark_omni_compat.suno import LARGE_FILES, SMALL_FILES, find_stage_files, load_stage
+from bark_omni.safe_load import safe_torch_load
+from bark_omni.checkpoints import LARGE_FILES, SMALL_FILES, find_stage_files, load_stage
 
 
 def test_small_and_large_layouts_are_found(tiny_model_dir, legacy_suno_dir):

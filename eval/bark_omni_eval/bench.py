@@ -63,7 +63,7 @@ def build_stack(dims: str, device: str = "cpu", seed: int = 0) -> Stack:
     import torch
 
     from bark_omni.errors import InvalidInputError
-    from bark_omni.models import encodec_24khz
+    from bark_omni.checkpoints import encodec_24khz
     from bark_omni.tiny import random_bark_modules
 
     if dims not in DIMS:

@@ -94,7 +94,7 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    from bark_omni_compat import safe_torch_load
+    from bark_omni.safe_load import safe_torch_load
 
     state = safe_torch_load(path)
     return state.get("state_dict", state)

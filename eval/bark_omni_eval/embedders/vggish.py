@@ -53,7 +53,7 @@ def weights_candidates(weights: str | os.PathLike[str] | None = None) -> list[Pa
 
 @functools.lru_cache(maxsize=2)
 def load_vggish(path: Path, device: str = "cpu"):
-    from bark_omni_compat import safe_torch_load
+    from bark_omni.safe_load import safe_torch_load
 
     network = vggish_network()
     network.load_state_dict(safe_torch_load(path))

@@ -2,7 +2,7 @@
 
 The package is a torch pickle ``{"sample_rate", "n_bands", 0: {"cfg", "model_state", "processor_state"}, 1: ...}``
 whose ``cfg`` is an OmegaConf ``DictConfig``. audiocraft's own loader unpickles it without restriction; we read it
-through ``bark_omni_compat.safe_torch_load`` (``weights_only=True``) with exactly the OmegaConf container classes
+through ``bark_omni.safe_load.safe_torch_load`` (``weights_only=True``) with exactly the OmegaConf container classes
 added to the allowlist, so a file that asks for anything else is refused before any of it runs.
 """
 
@@ -36,7 +36,7 @@ def omegaconf_globals() -> list[Any]:
 def read_mbd_package(path: Path) -> dict[Any, Any]:
     """Load and check the package's structure; typed errors for unsafe, unreadable or foreign files."""
     import torch
-    from bark_omni_compat import safe_torch_load
+    from bark_omni.safe_load import safe_torch_load
 
     with torch.serialization.safe_globals(omegaconf_globals()):
         pkg = safe_torch_load(path)

@@ -64,7 +64,7 @@ def target_file(cache: Path, row_id: str) -> Path:
 
 
 def codec_fingerprint(codec: Any) -> str:
-    from bark_omni.models import fingerprint_modules
+    from bark_omni.fingerprints import fingerprint_modules
 
     return fingerprint_modules({"codec": codec})
 

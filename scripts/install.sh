@@ -13,7 +13,10 @@ fi
 # The build backend first (bounded in constraints.txt), so the editable installs below build with it, offline,
 # without an isolated build environment per distribution.
 .venv/bin/pip install -q -c constraints.txt setuptools
-.venv/bin/pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
+# setuptools says "Editable installation. Please be careful with folders ... the same name as your package" once
+# per editable distribution (a notice, not a problem: each package folder IS the package); it is filtered here.
+PYTHONWARNINGS="ignore:Editable installation" \
+    .venv/bin/pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
 
 # --- bark-omni-mbd (plugins/mbd): audiocraft for the MultiBandDiffusion decoder -----------------------------------
 # audiocraft 1.3.0 pins torch==2.1.0, torchaudio<2.1.2, xformers<0.0.23, av==11 and more, which conflict with the
@@ -22,7 +25,7 @@ fi
 # only needs it importable (MBD never calls its kernels). Skipped when audiocraft's MBD already imports.
 if ! .venv/bin/python -c "import audiocraft.models.multibanddiffusion" >/dev/null 2>&1; then
     .venv/bin/pip install -q --no-deps -c constraints.txt audiocraft==1.3.0 xformers==0.0.35
-    .venv/bin/pip install -q -c constraints.txt julius flashy "omegaconf<2.4" hydra-core hydra_colorlog num2words \
+    .venv/bin/pip install -q --no-warn-conflicts -c constraints.txt julius flashy "omegaconf<2.4" hydra-core hydra_colorlog num2words \
         "antlr4-python3-runtime==4.9.3" spacy librosa dora-search torchmetrics colorlog av soundfile
 fi
 

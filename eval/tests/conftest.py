@@ -14,5 +14,5 @@ def espeak():
     from bark_omni_eval.speech import espeak_available, speak
 
     if not espeak_available():
-        pytest.skip("espeak-ng is not installed (scripts/install.sh installs it)")
+        pytest.skip("espeak-ng is not installed; get it with: sudo apt-get install espeak-ng")
     return speak

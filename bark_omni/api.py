@@ -37,7 +37,8 @@ from .validate import (
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as a stage advances (the same type as ``loop.Progress``)."""
 
-CALL_OPTIONS = ("style_text", "priorities", "adapters", "decoder", "decoder_options", "device", "host", "progress")
+CALL_OPTIONS = ("style_text", "priorities", "adapters", "decoder", "decoder_options", "device", "host", "progress",
+                "longform")
 """Keywords of ``generate_audio`` / ``generate_batch`` that are not generation options (those are ``FLAT_NAMES``)."""
 
 
@@ -50,13 +51,17 @@ def build_request(
     seed: int | None = None,
     model: str | Path | None = None,
     decoder: str = "encodec",
+    longform: Any = None,
 ) -> GenerationRequest:
-    """A checked ``GenerationRequest``: every plain input is validated here, before any model loads."""
+    """A checked ``GenerationRequest``: every plain input is validated here, before any model loads.
+    ``longform``: a ``LongFormOptions`` or a dict of its fields (how text past one window is split)."""
+    from .longform import long_form_options
+
     request = GenerationRequest(
         text=text, history_prompt=history_prompt, modalities=modalities if modalities is not None else ModalityBundle(),
         options=options if options is not None else GenerationOptions(), seed=seed,
         model="bark" if model is None else os.fspath(model) if isinstance(model, (str, os.PathLike)) else model,
-        decoder=decoder,
+        decoder=decoder, longform=long_form_options(longform),
     )
     validate_request(request)
     return request
@@ -157,7 +162,13 @@ def run(
     adapters: Any = None,
     progress: Progress | None = None,
 ) -> GenerationResult:
-    """Run one request through the pipeline (see the module docstring for the order); a batch of one."""
+    """Run one request through the pipeline (see the module docstring for the order); a batch of one. Text
+    longer than one window is generated segment by segment (``bark_omni.longform``)."""
+    from .longform import needs_segments, run_long
+
+    if isinstance(request, GenerationRequest) and needs_segments(request):
+        return run_long(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters,
+                        progress=progress)
     return run_batch([request], host=host, device=device, decoder_options=decoder_options, adapters=adapters,
                      progress=progress)[0]
 
@@ -188,12 +199,14 @@ def run_batch(
     decoder_options: dict[str, Any] | None = None,
     adapters: Any = None,
     progress: Progress | None = None,
+    finish: bool = True,
 ) -> list[GenerationResult]:
     """Run requests as one batch: every stage's forward passes are shared, each request keeps its own text,
     voice prompt, seed and modalities, and guardrails, post-processing and ``generation_finished`` run per
     request. Requests must share model, decoder and generation options. A batch of one is exactly ``run``;
     see ``loop``'s batch functions for how a batched row compares with the same request alone. Every input is
-    checked before any model loads."""
+    checked before any model loads. ``finish=False`` (long-form segments) skips the guardrails, post-processing,
+    watermark and ``generation_finished``: the caller runs them once on the joined audio."""
     import torch
     from .prompts import load_history_prompt
 
@@ -203,7 +216,7 @@ def run_batch(
     _check_call(requests, device, decoder_options, adapters, progress)
     first = requests[0]
     host = host or default_host()
-    for request in requests:
+    for request in requests if finish else ():
         check_request(host, request)
     bundles = [request.modalities or ModalityBundle() for request in requests]
     for name in sorted({name for bundle in bundles for name in bundle.present()}):
@@ -250,6 +263,10 @@ def run_batch(
         t4 = time.perf_counter()
         audio = np.asarray(decode(row_fine), dtype=np.float32)
         t5 = time.perf_counter()
+        if not finish:
+            results.append(GenerationResult(semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=audio,
+                                            sample_rate=decoder_spec.sample_rate, request=request, host=host))
+            continue
         audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
         audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), decoder_spec.sample_rate, request)
         timings = dict(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2, decode_s=t5 - t4,
@@ -318,6 +335,10 @@ def generate_audio(
            "image": image, "control_events": control_events, "style_text": call.get("style_text"),
            "priorities": call.get("priorities")}
     request = _row_request(row, options, model, call.get("decoder"))
+    if call.get("longform") is not None:
+        from .longform import long_form_options
+
+        request.longform = long_form_options(call["longform"])
     result = run(request, host=call.get("host"), device=call.get("device"),
                  decoder_options=call.get("decoder_options"), adapters=call.get("adapters"),
                  progress=_progress(call, silent))

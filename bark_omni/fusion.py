@@ -357,11 +357,10 @@ class FusionModel(nn.Module):
         if version != FUSION_FORMAT_VERSION:
             raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads format "
                                   f"{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
-        if config.base_fingerprint and config.base_fingerprint != models.fingerprint:
-            raise CheckpointError(
-                f"adapters in {directory} were made for base model {config.base_fingerprint}, not the loaded "
-                f"{models.fingerprint} ({models.source}); use adapters trained on this model"
-            )
+        if config.base_fingerprint:
+            from .fingerprints import require_same_base
+
+            require_same_base(config.base_fingerprint, models, what=f"the adapters in {directory}", plural=True)
         adapters = {m: _build_adapter(host, models, info["kind"], int(info["d_ctx"]), info.get("config", {}),
                                       version=info.get("version"))
                     for m, info in meta["adapters"].items()}
@@ -550,10 +549,8 @@ def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config
                    version: str | None = None) -> Adapter:
     spec = host.adapters.get(kind)
     if spec is None:
-        from .host import KNOWN_PACKAGES
-
-        modality_hint = next((pkg for (what, name), pkg in KNOWN_PACKAGES.items() if what == "modality" and pkg.endswith(kind.split("-")[0])), None)
-        raise MissingPluginError(f"adapter kind {kind!r} is not installed" + (f"; install {modality_hint}" if modality_hint else ""))
+        package = host.package_providing("adapters", name=kind)
+        raise MissingPluginError(f"adapter kind {kind!r} is not installed" + (f"; install {package}" if package else ""))
     adapter = spec.build(models, d_ctx=d_ctx, config=config)
     if not isinstance(adapter, Adapter) or adapter.modality != spec.modality:
         from .errors import PluginError
@@ -595,9 +592,6 @@ def frozen_text_embedding(tokenizer: Any, wte: nn.Module, text: str, max_tokens:
         return wte(index).detach()
 
 
-_LOADED: dict[tuple[str, str], FusionModel] = {}
-
-
 def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundle | Sequence[ModalityBundle],
                        adapters: str | Path | FusionModel | None) -> Conditioning:
     """The conditioning of a request (or a batch of them) from ``adapters`` (a directory or a FusionModel)."""
@@ -613,9 +607,6 @@ def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundl
 
 
 def loaded_fusion(host: Host, models: BarkModels, directory: str | Path) -> FusionModel:
-    """Adapters from ``directory`` for ``models``, loaded once per process (the one place that touches the
-    cache, so it can move onto the Host)."""
-    key = (str(Path(directory).resolve()), models.fingerprint)
-    if key not in _LOADED:
-        _LOADED[key] = FusionModel.from_pretrained(directory, host, models).to(models.device)
-    return _LOADED[key]
+    """Adapters from ``directory`` for ``models``, loaded once per host (the host keeps them, with a lock)."""
+    key = (str(Path(directory).resolve()), models.fingerprint, models.device)
+    return host.cached("adapters", key, lambda: FusionModel.from_pretrained(directory, host, models).to(models.device))

@@ -371,7 +371,7 @@ class Host:
         try:
             return self.decoders[name]
         except KeyError:
-            hint = KNOWN_PACKAGES.get(("decoder", name))
+            hint = self.package_providing("decoders", name=name)
             install = f"; install it with: pip install {hint}" if hint else ""
             raise MissingPluginError(
                 f"no decoder named {name!r} is installed (available: {', '.join(sorted(self.decoders)) or 'none'}){install}"
@@ -381,8 +381,22 @@ class Host:
         for spec in self.adapters.values():
             if spec.modality == modality:
                 return spec
-        hint = KNOWN_PACKAGES.get(("modality", modality), "an adapter plugin for it")
+        hint = self.package_providing("adapters", modality=modality) or "an adapter plugin for it"
         raise MissingPluginError(f"no adapter for the {modality!r} input is installed; install {hint}")
+
+    def package_providing(self, registry: str, **fields: Any) -> str:
+        """The distribution (the spec's ``package``) of an installed plugin this host did not load that registers
+        a ``registry`` entry with these field values; "" when none does. Plugins declare themselves through
+        what they register, so the core names no plugin. For error messages only: it loads every plugin."""
+        everything = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                found = Host(allow=everything).registries.get(registry, {}).values()
+            except BarkOmniError:
+                return ""
+        return next((getattr(item, "package", "") for item in found
+                     if all(getattr(item, key, None) == value for key, value in fields.items())), "")
 
 
 OBSERVER_HOOKS = frozenset({"generation_finished", "audio_written", "sidecar_files"})
@@ -438,15 +452,6 @@ def _stage(hook: str, argnames: tuple[str, ...], args: tuple[Any, ...],
                 target.registered_groups.extend(scratch.registered_groups)))
     return tuple(staged), lambda: [commit() for commit in commits]
 
-
-KNOWN_PACKAGES: dict[tuple[str, str], str] = {
-    ("decoder", "mbd"): "bark-omni-mbd",
-    ("decoder", "vocos"): "bark-omni-vocos",
-    ("modality", "style_text"): "bark-omni-text",
-    ("modality", "reference_audio"): "bark-omni-audio",
-    ("modality", "image"): "bark-omni-image",
-    ("modality", "control_events"): "bark-omni-control",
-}
 
 _default_host: Host | None = None
 

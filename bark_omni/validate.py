@@ -15,11 +15,13 @@ from typing import Any
 
 from .errors import InvalidInputError, PromptError, shorten
 
-MAX_TEXT_CHARS = 20_000
-"""Bark reads at most 256 tokens (about 15 s of speech) per call; longer text is a mistake, not a request."""
+MAX_TEXT_CHARS = 100_000
+"""About two hours of speech even split into long-form segments: longer text is a mistake, not a request."""
 MAX_SEED = 2**64 - 1
 """torch.manual_seed's range for a non-negative seed."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+PATH_CHARS = 120
+"""Paths are quoted longer than other values (a path cut short does not say which file)."""
 """What ``bark-omni generate -o`` writes."""
 
 
@@ -33,8 +35,8 @@ def check_text(name: str, text: Any) -> None:
         raise InvalidInputError(f"{name} holds invalid unicode at character {exc.start} "
                                 f"({shorten(text[exc.start:exc.end])}); pass valid UTF-8 text") from None
     if len(text) > MAX_TEXT_CHARS:
-        raise InvalidInputError(f"{name} is {len(text):,} characters; Bark speaks about 15 s per call: split it into "
-                                f"sentences of at most {MAX_TEXT_CHARS:,} characters")
+        raise InvalidInputError(f"{name} is {len(text):,} characters, over the {MAX_TEXT_CHARS:,} one request takes; "
+                                "split it into several requests")
 
 
 def check_seed(seed: Any) -> int | None:
@@ -136,7 +138,7 @@ def check_control_kinds(events: Any, kinds: Mapping[str, Any]) -> None:
 def check_input_file(name: str, value: Any) -> None:
     """A file input given as a path must exist (arrays and in-memory objects are the adapters' to check)."""
     if isinstance(value, (str, os.PathLike)) and not Path(value).expanduser().exists():
-        raise InvalidInputError(f"{name} file {shorten(os.fspath(value))} does not exist; check the path")
+        raise InvalidInputError(f"{name} file {shorten(os.fspath(value), PATH_CHARS)} does not exist; check the path")
 
 
 def check_history_prompt(value: Any) -> None:
@@ -154,12 +156,13 @@ def check_history_prompt(value: Any) -> None:
 def check_output_path(path: Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> None:
     """``path`` can be written: a supported extension, not a directory, in an existing writable folder."""
     path = Path(path)
-    if path.suffix.lower() not in suffixes:
-        raise InvalidInputError(f"cannot write {shorten(str(path))}: use a {', '.join(suffixes)} file name")
+    shown = shorten(str(path), PATH_CHARS)
     if path.is_dir():
-        raise InvalidInputError(f"{shorten(str(path))} is a directory; pass a file name such as {path / 'out.wav'}")
-    parent = path.parent if str(path.parent) else Path(".")
+        raise InvalidInputError(f"{shown} is a directory; pass a file name inside it, e.g. {path.name or 'dir'}/out.wav")
+    if path.suffix.lower() not in suffixes:
+        raise InvalidInputError(f"cannot write {shown}: use a {', '.join(suffixes)} file name")
+    parent = path.parent
     if not parent.is_dir():
-        raise InvalidInputError(f"folder {shorten(str(parent))} does not exist; create it first")
+        raise InvalidInputError(f"folder {shorten(str(parent), PATH_CHARS)} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InvalidInputError(f"cannot write to {shorten(str(path))}: permission denied; choose another folder")
+        raise InvalidInputError(f"cannot write {shown}: permission denied; choose another folder")

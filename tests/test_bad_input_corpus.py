@@ -151,6 +151,7 @@ CASES = [
     ("text-list", {"text": ["hello"]}, InvalidInputError, "text must be a string"),
     ("text-surrogate", {"text": "hello \ud800 world"}, InvalidInputError, "invalid unicode"),
     ("text-huge", {"text": "word " * 100_000}, InvalidInputError, "split it"),
+    ("style-huge", {"text": "hi", "style_text": "calm " * 100_000}, InvalidInputError, "split it"),
     ("text-none", {"text": None}, InvalidInputError, "nothing to generate"),
     ("style-int", {"text": "hi", "style_text": 5}, InvalidInputError, "style_text"),
     ("style-surrogate", {"text": "hi", "style_text": "calm \udc80"}, InvalidInputError, "invalid unicode"),

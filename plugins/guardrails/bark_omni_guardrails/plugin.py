@@ -19,6 +19,18 @@ def check_request(request: Any) -> Any:
 
 
 @hookimpl
+def register_guardrails(register: Any) -> None:
+    """The optional text classifier, when a model folder is configured or present (see ``classifier``)."""
+    from bark_omni.specs import GuardrailSpec
+
+    from .classifier import check, model_folder
+
+    if model_folder() is not None:
+        register(GuardrailSpec(name="classifier", check=check, package="bark-omni-guardrails",
+                               description="transformers text classifier from a local folder"))
+
+
+@hookimpl
 def register_commands(app: typer.Typer) -> None:
     group = typer.Typer(help="Prompt guardrails: check a text, or measure coverage and false positives.",
                         no_args_is_help=True)

@@ -256,4 +256,45 @@ def test_plugin_commands_are_not_added_twice_by_repeated_main(monkeypatch, capsy
         with pytest.raises(SystemExit):
             cli.main(["--help"])
         assert capsys.readouterr().out.count("counted") == 1
-    assert len(calls) == 2 and len(cli.app.registered_commands) == before
+    assert len(calls) == 1 and len(cli.app.registered_commands) == before  # once per host, never into `app`
+
+
+class FailingWatermarker:
+    @bark_omni.hookimpl
+    def register_watermarkers(self, register):
+        from bark_omni.specs import WatermarkerSpec
+
+        def apply(audio, sample_rate, request):
+            raise RuntimeError(FAILURE)
+
+        register(WatermarkerSpec(name="broken-mark", apply=apply, priority=100))
+
+
+def test_failing_watermarker_returns_no_unmarked_audio(tiny_model_dir):
+    from bark_omni.api import build_request, run
+    from bark_omni.options import GenerationOptions
+
+    with pytest.warns(UserWarning):  # the other safety plugins are left out of this host
+        host = Host([FailingWatermarker()], allow=set())
+    request = build_request("Hi.", options=GenerationOptions.from_kwargs(max_gen_duration_s=0.2), seed=1,
+                            model=str(tiny_model_dir))
+    with pytest.raises(PluginHookError) as info:
+        run(request, host=host)
+    message = str(info.value)
+    assert "'FailingWatermarker'" in message and "broken-mark" in message and "no unmarked audio" in message
+    assert "\n" not in message and len(message) <= 200
+
+
+def test_cli_with_a_failing_guardrail_exits_with_one_line_and_no_file(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from bark_omni import cli, host as host_module
+
+    with pytest.warns(UserWarning):
+        host = Host([FailingGuardrail("check_request")], allow=set())
+    monkeypatch.setattr(host_module, "_default_host", host)
+    out = tmp_path / "x.wav"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["generate", "--model", str(tiny_model_dir), "--text", "Hi.", "-q", "-o", str(out)])
+    errors = capsys.readouterr().err
+    assert info.value.code == PluginHookError.exit_code != 0
+    assert errors.count("\n") == 1 and errors.startswith("error: plugin 'FailingGuardrail' failed in check_request")
+    assert list(tmp_path.iterdir()) == []

@@ -71,6 +71,20 @@ def test_replay_is_bit_exact(generated, tmp_path):
     assert sha256_file(again) == manifest["audio"]["file_sha256"] == sha256_file(generated)
 
 
+def test_result_save_from_python_writes_the_pair_the_cli_writes(generated, tmp_path):
+    from bark_omni.api import run
+    from bark_omni.files import sha256_file
+
+    manifest = load_manifest(manifest_path_for(generated))
+    result = run(rebuild_request(manifest))  # the default host, as the CLI uses
+    saved = result.save(tmp_path / "from-python.wav")
+    ours = load_manifest(manifest_path_for(saved))
+    assert sha256_file(saved) == ours["audio"]["file_sha256"] == manifest["audio"]["file_sha256"]
+    for key in ("request", "inputs", "model", "decoder", "device", "tokens_sha256", "watermark", "safety", "plugins"):
+        assert ours[key] == manifest[key], key
+    assert ours["audio"]["file"] == "from-python.wav"
+
+
 def test_replay_refuses_changed_or_in_memory_inputs(generated, tmp_path):
     manifest = load_manifest(manifest_path_for(generated))
     prompt = tmp_path / "voice.npz"

@@ -223,9 +223,9 @@ class Staged:
         path = Path(path)
         if self.folder is None:
             self.folder = path.parent
-            clean_stale_temps(path)
         elif path.parent != self.folder:
             raise ValueError(f"{path} is not in {self.folder}: files written together share one folder")
+        clean_stale_temps(path)
         fd, tmp = _temp_beside(path, path.suffix)
         self._files.append((fd, tmp, path))
         _write_all(fd, data)

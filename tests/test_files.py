@@ -180,18 +180,20 @@ def test_a_killed_runs_stale_temp_is_cleaned_by_the_next_write(tmp_path):
     child.wait(timeout=60)
     stale = [p for p in tmp_path.iterdir() if p.name.startswith(".killed.wav.")]
     assert stale
+    stale.append(tmp_path / ".killed.wav.meta.json.abcd1234.tmp.json")  # a sidecar's, from another killed run
+    stale[-1].write_text("{")
     old = time.time() - 60
     for path in stale:
         os.utime(path, (old, old))
     live_fd, live = files._temp_beside(tmp_path / "killed.wav", ".wav")  # another writer's, still working
     os.utime(live, (old, old))
     try:
-        _result().save(tmp_path / "killed.wav", host=Host(entry_points=False))
+        _result().save(tmp_path / "killed.wav", host=Host([Sidecar()], entry_points=False))
         assert not any(p.exists() for p in stale)
         assert live.exists()  # locked by a live writer: kept
     finally:
         files._release(live_fd, live)
-    assert [p.name for p in tmp_path.iterdir()] == ["killed.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.wav", "killed.wav.meta.json"]
 
 
 def test_signal_handlers_are_only_installed_while_writing(tmp_path):

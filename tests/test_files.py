@@ -238,3 +238,33 @@ def test_a_failing_sidecar_plugin_keeps_the_audio_with_a_warning(tmp_path):
     with pytest.warns(PluginWarning, match="'Broken' failed in sidecar_files"):
         _result().save(tmp_path / "b.wav", host=Host([Broken()], entry_points=False))
     assert [p.name for p in tmp_path.iterdir()] == ["b.wav"]
+
+
+def test_cli_out_of_space_is_one_line_and_no_files(tmp_path, monkeypatch, capsys):
+    from bark_omni import api, cli, host as host_module
+
+    with pytest.warns(UserWarning):  # the safety plugins are left out of this host
+        host = Host([Sidecar()], entry_points=False)
+    monkeypatch.setattr(host_module, "_default_host", host)
+
+    def fake_run(request, **kwargs):  # the generation itself is not what is tested here
+        result = _result()
+        result.request, result.host = request, kwargs["host"]
+        return result
+
+    monkeypatch.setattr(api, "run", fake_run)
+    real_write, calls = files._write_all, []
+
+    def write(fd, data):
+        calls.append(fd)
+        if len(calls) == 2:  # the manifest-like sidecar, after the audio's temporary file was written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(files, "_write_all", write)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["generate", "--model", "tiny", "--text", "Hi.", "-q", "-o", str(tmp_path / "full.wav")])
+    errors = capsys.readouterr().err
+    assert info.value.code == OutputError.exit_code != 0
+    assert errors.count("\n") == 1 and errors.startswith("error: out of disk space writing") and "full.wav" in errors
+    assert list(tmp_path.iterdir()) == []

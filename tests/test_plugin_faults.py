@@ -152,12 +152,17 @@ def test_failing_observer_warns_and_the_call_goes_on(hook, tmp_path):
     _assert_one_line(str(caught[0].message), "FailingObserver", hook)
 
 
-def test_failing_guardrail_fails_closed_with_a_typed_one_line_error():
+def test_failing_guardrail_fails_closed_with_a_typed_one_line_error(caplog):
+    import logging
+
     from bark_omni.api import check_request
 
     host = _host(FailingGuardrail("check_request"))
+    caplog.set_level(logging.DEBUG, logger="bark_omni.host")
     with pytest.raises(PluginHookError) as info:
         check_request(host, GenerationRequest(text="hi"))
+    logged = [r for r in caplog.records if r.levelno == logging.DEBUG and r.exc_info]
+    assert logged and "check_request" in logged[0].getMessage()  # the traceback is kept at debug level
     _assert_one_line(str(info.value), "FailingGuardrail", "check_request")
     assert "nothing was generated" in str(info.value) and isinstance(info.value.__cause__, RuntimeError)
     assert isinstance(info.value, BarkOmniError)

@@ -46,7 +46,7 @@ TEMP_MARK = ".tmp"
 STALE_AFTER_S = 2.0
 """An unlocked temporary file at least this old belongs to a dead process (a live writer holds its lock)."""
 CLEANUP_SIGNALS = ("SIGTERM", "SIGHUP")
-AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}  # MP3: libsndfile >= 1.1
 
 _live: set[str] = set()
 _live_lock = threading.RLock()
@@ -342,6 +342,9 @@ def save_generation(path: Path, result: GenerationResult, *, request: Generation
     from .validate import check_output_path
 
     check_output_path(path)
+    if host.watermarkers and "watermark" not in result.extras and not getattr(result, "safety_notes", None):
+        raise InvalidInputError("this result was not watermarked (an unfinished segment, or made by hand), and "
+                                "nothing says why; save the finished generation that bark_omni.run returns")
     data = encode_audio(result.audio, result.sample_rate, audio_format(path))
     result.extras.setdefault("plugins", sorted(host.plugins))
     with write_together() as files:

@@ -268,3 +268,21 @@ def test_cli_out_of_space_is_one_line_and_no_files(tmp_path, monkeypatch, capsys
     assert info.value.code == OutputError.exit_code != 0
     assert errors.count("\n") == 1 and errors.startswith("error: out of disk space writing") and "full.wav" in errors
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_an_unmarked_result_when_the_host_watermarks(tmp_path):
+    from bark_omni.errors import InvalidInputError
+    from bark_omni.specs import WatermarkerSpec
+
+    class Marker:
+        @bark_omni.hookimpl
+        def register_watermarkers(self, register):
+            register(WatermarkerSpec(name="mark", apply=lambda audio, sr, request: (audio, {})))
+
+    host = Host([Marker()], entry_points=False)
+    with pytest.raises(InvalidInputError, match="not watermarked"):
+        _result().save(tmp_path / "raw.wav", host=host)
+    assert list(tmp_path.iterdir()) == []
+    marked = _result()
+    marked.extras["watermark"] = {"watermarker": "mark"}
+    assert marked.save(tmp_path / "marked.wav", host=host).exists()

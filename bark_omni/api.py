@@ -21,7 +21,7 @@ import numpy as np
 from .errors import InvalidInputError, RequestBlocked, shorten
 from .host import Host, default_host
 from .modality import ModalityBundle
-from .options import FLAT_NAMES, GenerationOptions, check_bool
+from .options import DEFAULT_COARSE, DEFAULT_SEMANTIC, FLAT_NAMES, GenerationOptions, check_bool
 from .specs import GenerationRequest, GenerationResult
 from .validate import (
     check_control_events,
@@ -56,11 +56,12 @@ def build_request(
     """A checked ``GenerationRequest``: every plain input is validated here, before any model loads.
     ``longform``: a ``LongFormOptions`` or a dict of its fields (how text past one window is split)."""
     from .longform import long_form_options
+    from .models import default_model
 
     request = GenerationRequest(
         text=text, history_prompt=history_prompt, modalities=modalities if modalities is not None else ModalityBundle(),
         options=options if options is not None else GenerationOptions(), seed=seed,
-        model="bark" if model is None else os.fspath(model) if isinstance(model, (str, os.PathLike)) else model,
+        model=default_model() if model is None else os.fspath(model) if isinstance(model, (str, os.PathLike)) else model,
         decoder=decoder, longform=long_form_options(longform),
     )
     validate_request(request)
@@ -96,8 +97,12 @@ def validate_request(request: GenerationRequest) -> None:
 
 
 def check_request(host: Host, request: GenerationRequest) -> None:
-    """Run every guardrail; the first refusal raises ``RequestBlocked``."""
-    for verdict in host.pm.hook.check_request(request=request):
+    """Run every guardrail (``check_request`` hooks, then registered ``GuardrailSpec`` checks such as a
+    classifier); the first refusal raises ``RequestBlocked``."""
+    verdicts = list(host.pm.hook.check_request(request=request))
+    for spec in host.guardrails.values():
+        verdicts.append(host.call_plugin(spec, spec.check, request))
+    for verdict in verdicts:
         if verdict is not None and not verdict.allowed:
             where = f" at {verdict.field}[{verdict.span[0]}:{verdict.span[1]}]" if verdict.span else ""
             raise RequestBlocked(
@@ -112,7 +117,7 @@ def seal_audio(host: Host, audio: np.ndarray, sample_rate: int, request: Generat
     spec = host.watermarker()
     if spec is None:
         return audio, None
-    marked, record = spec.apply(audio, sample_rate, request)
+    marked, record = host.call_plugin(spec, spec.apply, audio, sample_rate, request)  # fails closed, naming the plugin
     return np.asarray(marked, dtype=np.float32), {"watermarker": spec.name, **record}
 
 
@@ -123,7 +128,7 @@ def safety_notes(host: Host, mark: dict | None) -> list[str]:
 
     notes = list(host.safety_notes)
     extra = []
-    if not host.pm.hook.check_request.get_hookimpls():
+    if not host.pm.hook.check_request.get_hookimpls() and not host.guardrails:
         extra.append("no guardrail checked the request (no check_request plugin is loaded)")
     if mark is None:
         extra.append("the audio is NOT watermarked (no watermarker plugin is loaded)")
@@ -219,8 +224,8 @@ def run_batch(
     for request in requests if finish else ():
         check_request(host, request)
     bundles = [request.modalities or ModalityBundle() for request in requests]
-    for name in sorted({name for bundle in bundles for name in bundle.present()}):
-        host.adapter_for(name)  # raises MissingPluginError, naming the package, when none is installed
+    for bundle in bundles:  # unknown priorities: InvalidInputError; inputs with no adapter: MissingPluginError
+        host.check_modalities(bundle)
     for bundle in bundles:
         check_control_kinds(bundle.control_events, host.control_kinds)
     decoder_spec = host.decoder(first.decoder)
@@ -305,8 +310,8 @@ def generate_many(requests: Sequence[GenerationRequest], **kwargs: Any) -> list[
 def generate_audio(
     text: str | None = None,
     history_prompt: Any = None,
-    text_temp: float = 0.7,
-    waveform_temp: float = 0.7,
+    text_temp: float = DEFAULT_SEMANTIC.temp,
+    waveform_temp: float = DEFAULT_COARSE.temp,
     silent: bool = False,
     output_full: bool = False,
     *,
@@ -383,8 +388,8 @@ def _progress(call: dict[str, Any], silent: bool) -> Progress | None:
 
 def generate_batch(
     rows: Sequence[str | dict[str, Any]],
-    text_temp: float = 0.7,
-    waveform_temp: float = 0.7,
+    text_temp: float = DEFAULT_SEMANTIC.temp,
+    waveform_temp: float = DEFAULT_COARSE.temp,
     silent: bool = False,
     output_full: bool = False,
     *,

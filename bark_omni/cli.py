@@ -21,7 +21,7 @@ from .options import DEFAULT_COARSE, DEFAULT_SEMANTIC
 
 app = typer.Typer(
     name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
-    add_completion=False, pretty_exceptions_enable=False,
+    add_completion=True, pretty_exceptions_enable=False,
 )
 plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
@@ -52,6 +52,27 @@ def rich_progress() -> tuple[Any, Any]:
     return display, report
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"bark-omni {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log lines on stderr (-v info, -vv debug)."),
+    log_level: Optional[str] = typer.Option(None, "--log-level", help="Log level on stderr: debug, info, warning, error."),
+) -> None:
+    """Generate audio with Bark from text and more."""
+    from .logs import configure_logging
+
+    configure_logging(verbose, log_level)
+
+
 @app.command()
 def generate(
     text: Optional[str] = typer.Option(None, "--text", "-t", help="What to say."),
@@ -74,6 +95,17 @@ def generate(
     control: Optional[Path] = typer.Option(None, "--control", help="Control events: a JSON list of {time_s, kind, value}."),
     adapters: Optional[Path] = typer.Option(None, "--adapters", help="Adapter weights (`bark-omni adapters init`, or trained)."),
     priority: Optional[list[str]] = typer.Option(None, "--priority", help="MODALITY=WEIGHT routing priority, repeatable (0 skips it)."),
+    output_format: Optional[str] = typer.Option(None, "--format", "-f", help="wav, flac, ogg or mp3 (default: the output's extension); raw with --stream."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or mps (default: the best available)."),
+    stream: bool = typer.Option(False, "--stream", help="Write the audio to stdout as it is made (WAV, or 16-bit PCM with --format raw)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary (file, duration, seed, segments) on stdout."),
+    min_eos_p: Optional[float] = typer.Option(None, "--min-eos-p", help="End a segment once p(end) reaches this (Bark: 0.2; long-form: 0.05)."),
+    max_words: int = typer.Option(30, "--max-words", help="Long text: most words per segment."),
+    silence: float = typer.Option(0.25, "--silence", help="Long text: seconds of silence between segments."),
+    crossfade: float = typer.Option(0.0, "--crossfade", help="Long text: overlap segments this long instead of silence."),
+    stable_mode_interval: Optional[int] = typer.Option(None, "--stable-mode-interval", help="Long text: 0 carries the voice over, 1 restarts from the base voice, N every N segments."),
+    save_prompt: Optional[Path] = typer.Option(None, "--save-prompt", help="Also save the full generation as a voice prompt (.npz)."),
+    inputs: Optional[list[str]] = typer.Option(None, "--input", help="MODALITY=VALUE for any installed modality (a third party's too), repeatable."),
 ) -> None:
     """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
     import secrets
@@ -82,33 +114,72 @@ def generate(
     from .options import GenerationOptions
     from .validate import check_output_path
 
-    check_output_path(output)
+    from .longform import LongFormOptions
+
+    output = with_format(output, output_format, stream)
+    if not stream:
+        check_output_path(output)
     if seed is None:  # a drawn seed keeps every run replayable from its manifest
         seed = secrets.randbelow(2**31)
     options = GenerationOptions.from_kwargs(text_temp=text_temp, waveform_temp=waveform_temp,
-                                            max_gen_duration_s=max_duration)
-    modalities = cli_modalities(style, reference_audio, image, control, priority or [])
+                                            max_gen_duration_s=max_duration,
+                                            **({"min_eos_p": min_eos_p} if min_eos_p is not None else {}))
+    longform = LongFormOptions(max_words=max_words, silence_s=silence, crossfade_s=crossfade,
+                               stable_mode_interval=stable_mode_interval)
+    modalities = cli_modalities(style, reference_audio, image, control, priority or [], inputs or [])
     request = build_request(text, history_prompt, options=options, modalities=modalities, seed=seed,
-                            model=model, decoder=decoder)
+                            model=model, decoder=decoder, longform=longform)
     decoder_options = {"steps": decoder_steps} if decoder_steps is not None else None
     host = _generation_host(no_guardrails, no_watermark, no_manifest)
+    if stream:
+        from .streaming import stream_request, write_stream
+
+        err("warning: --stream writes no provenance manifest (each chunk is still guarded and watermarked)")
+        chunks = stream_request(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters)
+        write_stream(chunks, sys.stdout.buffer, raw=output_format == "raw")
+        return
     if quiet:
-        result = run(request, host=host, decoder_options=decoder_options, adapters=adapters)
+        result = run(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters)
     else:
         display, report = rich_progress()
         with display:
-            result = run(request, host=host, decoder_options=decoder_options, adapters=adapters, progress=report)
+            result = run(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters,
+                         progress=report)
     result.save(output)  # the audio and its manifest land together (bark_omni.files.save_generation)
+    if save_prompt is not None:
+        from .generation import save_as_prompt
+
+        save_as_prompt(str(save_prompt), result.full_generation)
     seconds = len(result.audio) / result.sample_rate
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
+    if as_json:
+        summary = {"file": str(output), "duration_s": round(seconds, 3), "sample_rate": result.sample_rate,
+                   "seed": seed, "model": model, "segments": result.extras.get("segments")}
+        typer.echo(json.dumps(summary, indent=2))
+
+
+def with_format(output: Path, fmt: str | None, stream: bool) -> Path:
+    """``--format`` applied to the output path (its extension names the format otherwise)."""
+    from .errors import InvalidInputError
+
+    if fmt is None:
+        return output
+    fmt = fmt.lower().lstrip(".")
+    allowed = ("wav", "raw") if stream else ("wav", "flac", "ogg", "mp3")
+    if fmt not in allowed:
+        raise InvalidInputError(f"--format must be one of {', '.join(allowed)}{' with --stream' if stream else ''}; got {fmt!r}")
+    return output if stream else output.with_suffix("." + fmt)
 
 
 def cli_modalities(style: str | None, reference_audio: Path | None, image: Path | None, control: Path | None,
-                   priorities: list[str]) -> Any:
-    """The ``ModalityBundle`` of ``generate``'s options (file inputs are read by their adapters)."""
+                   priorities: list[str], inputs: list[str] = ()) -> Any:
+    """The ``ModalityBundle`` of ``generate``'s options (file inputs are read by their adapters; ``--input
+    MODALITY=VALUE`` passes VALUE, a string, to whichever installed adapter reads MODALITY)."""
     from .errors import InvalidInputError
-    from .modality import ModalityBundle, modality_name
+    from .host import default_host
+    from .modality import ModalityBundle
 
+    modality_name = default_host().modality_name
     weights: dict[str, float] = {}
     for item in priorities:
         name, _, value = item.partition("=")
@@ -125,7 +196,13 @@ def cli_modalities(style: str | None, reference_audio: Path | None, image: Path 
             raise InvalidInputError(f"cannot read control events {control}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise InvalidInputError(f"{control} is not valid JSON ({exc}); write a list of {{time_s, kind, value}} objects") from None
-    return ModalityBundle(style_text=style, reference_audio=str(reference_audio) if reference_audio else None,
+    named: dict[str, Any] = {}
+    for item in inputs:
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise InvalidInputError(f"--input takes MODALITY=VALUE, e.g. midi=song.mid, got {item!r}")
+        named[modality_name(name)] = value
+    return ModalityBundle(named, style_text=style, reference_audio=str(reference_audio) if reference_audio else None,
                           image=str(image) if image else None, control_events=events, priorities=weights)
 
 
@@ -243,10 +320,9 @@ def adapters_init(
     from .errors import InvalidInputError
     from .fusion import CONFIG_FILE, FusionModel
     from .host import default_host
-    from .modality import modality_name
     from .models import load_models
 
-    names = [modality_name(name) for name in modalities.split(",") if name.strip()]
+    names = [default_host().modality_name(name) for name in modalities.split(",") if name.strip()]
     if not names:
         raise InvalidInputError("--modalities names none; pass e.g. --modalities text,audio")
     if output.exists() and not output.is_dir():
@@ -267,16 +343,12 @@ def adapters_init(
 
 @app.command("download")
 def download(name: str = typer.Argument(..., help="'bark' or 'bark-small'.")) -> None:
-    """Fetch a model's checkpoints into suno's cache (needs the network)."""
-    from .errors import ModelNotFoundError
-    from .models import HUB_REPOS, _download
+    """Fetch everything a first offline run needs: the stages (suno's cache), the tokenizer (the Hugging Face cache)
+    and EnCodec (torch hub's cache). Fails at once without network."""
+    from .models import download as fetch
 
-    if name not in HUB_REPOS:
-        raise ModelNotFoundError(f"unknown model {name!r}: download 'bark' or 'bark-small'")
-    path = _download(name)
-    if path is None:
-        raise ModelNotFoundError(f"could not download {name!r}: no network, or HF_HUB_OFFLINE is set")
-    typer.echo(str(path))
+    for what, path in fetch(name).items():
+        typer.echo(f"{what}\t{path}")
 
 
 def app_with_plugins(host: Any = None) -> typer.Typer:

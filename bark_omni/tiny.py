@@ -7,6 +7,7 @@ makes noise, not speech: it exists so that everything runs offline and tests exe
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -127,3 +128,17 @@ def ensure_tiny_model() -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_fingerprint() -> str:
+    """The content fingerprint of the tiny model's weights (the same in every format it is converted to)."""
+    from .fingerprints import fingerprint_modules
+
+    return fingerprint_modules(random_bark_modules("tiny", TINY_SEED))
+
+
+def is_tiny_model(models: object) -> bool:
+    """Whether ``models`` (a ``BarkModels``) holds the tiny model's weights, known by its fingerprint: adapters use
+    it to pick their own tiny encoders for tests and offline demos."""
+    return getattr(models, "fingerprint", None) == tiny_fingerprint()

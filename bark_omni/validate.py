@@ -19,7 +19,7 @@ MAX_TEXT_CHARS = 100_000
 """About two hours of speech even split into long-form segments: longer text is a mistake, not a request."""
 MAX_SEED = 2**64 - 1
 """torch.manual_seed's range for a non-negative seed."""
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 PATH_CHARS = 120
 """Paths are quoted longer than other values (a path cut short does not say which file)."""
 """What ``bark-omni generate -o`` writes."""
@@ -51,9 +51,12 @@ def check_device(device: Any) -> None:
     """A device torch can parse and this machine has (``None`` picks the default)."""
     if device is None:
         return
+    import torch
+
+    if isinstance(device, torch.device):
+        device = str(device)
     if not isinstance(device, str):
         raise InvalidInputError(f"device must be a string such as 'cpu' or 'cuda:0'; got {shorten(device)}")
-    import torch
 
     try:
         parsed = torch.device(device)
@@ -74,15 +77,15 @@ def check_mapping(name: str, value: Any, example: str) -> dict[str, Any]:
     return dict(value)
 
 
-def check_priorities(priorities: Any, known: tuple[str, ...]) -> dict[str, float]:
-    """A mapping of known modality names to finite numbers >= 0."""
+def check_priorities(priorities: Any, known: tuple[str, ...] | None) -> dict[str, float]:
+    """A mapping of modality names (``known`` ones, unless None) to finite numbers >= 0."""
     if priorities is None:
         return {}
     if not isinstance(priorities, Mapping):
         raise InvalidInputError(f"priorities must be a dict such as {{'image': 2.0}}; got {shorten(priorities)}")
     checked = {}
     for name, value in priorities.items():
-        if name not in known:
+        if known is not None and name not in known:
             raise InvalidInputError(f"unknown modality {shorten(name)} in priorities; use one of {', '.join(known)}")
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
             raise InvalidInputError(f"priority of {name!r} must be a finite number >= 0 (0 skips it); got {shorten(value)}")

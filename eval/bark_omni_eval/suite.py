@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bark_omni.modality import MODALITIES
 
 from .errors import SuiteError
 
@@ -124,7 +123,9 @@ def _prompt(raw: Any, base: Path, index: int) -> Prompt:
     text = raw.get("text")
     modalities = dict(raw.get("modalities", {}))
     priorities = modalities.pop("priorities", {})
-    _unknown(modalities, set(MODALITIES), f"prompts[{index}].modalities")
+    from bark_omni.host import default_host
+
+    _unknown(modalities, set(default_host().modalities), f"prompts[{index}].modalities")
     for name in PATH_MODALITIES & set(modalities):
         if isinstance(modalities[name], str):
             modalities[name] = str(_existing(base, modalities[name], f"prompt {pid!r} modalities.{name}"))

@@ -25,12 +25,11 @@ TOKEN_MODES = ("pooled", "patches")
 
 
 def default_encoder(models: Any) -> dict[str, Any]:
-    """The tiny CLIP for bark-omni's tiny Bark (tests, offline demos); real CLIP for real Bark models."""
-    from bark_omni.tiny import TINY_DIMS
+    """The tiny CLIP for bark-omni's tiny Bark (tests, offline demos; known by its weights' fingerprint); real CLIP
+    for every other model."""
+    from bark_omni.tiny import is_tiny_model
 
-    cfg = models.text.config
-    is_tiny = cfg.n_layer == TINY_DIMS["n_layer"] and cfg.n_embd == TINY_DIMS["n_embd"]
-    return dict(TINY_DEFAULT if is_tiny else REAL_DEFAULT)
+    return dict(TINY_DEFAULT if is_tiny_model(models) else REAL_DEFAULT)
 
 
 class ImageAdapter(Adapter):

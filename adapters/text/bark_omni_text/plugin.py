@@ -19,5 +19,6 @@ def build(models: Any, d_ctx: int, config: dict[str, Any]) -> Any:
 def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
     register(AdapterSpec(
         name=ADAPTER_KIND, modality="style_text", build=build, version=ADAPTER_VERSION, package="bark-omni-text",
+        aliases=("text", "style"),
         description="style or instruction text through Bark's frozen text embeddings + a trainable projection",
     ))

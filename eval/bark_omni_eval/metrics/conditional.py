@@ -39,7 +39,7 @@ def without(request: GenerationRequest, name: str) -> GenerationRequest:
     """A copy of ``request`` with input ``name`` (``text`` or a modality) removed."""
     if name == "text":
         return dataclasses.replace(request, text=None)
-    bundle = dataclasses.replace(request.modalities, **{name: None})
+    bundle = request.modalities.replace(**{name: None})
     return dataclasses.replace(request, modalities=bundle)
 
 

@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 # Keys that only change what is logged or how often state is saved; a run may resume with them changed.
 RESUME_SAFE = ("steps_per_log", "eval_every", "checkpoint_every", "keep_checkpoints", "num_workers", "progress",
-               "probe", "val_max_rows", "cpu_threads")
+               "probe", "val_max_rows", "cpu_threads", "frozen_cache_rows")
 
 
 @dataclass
@@ -63,6 +63,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
     bf16: bool = True  # autocast on CUDA when supported; ignored on CPU
+    frozen_cache_rows: int = 0  # rows whose frozen-block states are kept between steps (0: off; memory per row)
     max_semantic_tokens: int = 256
     max_coarse_tokens: int = 630
     semantic_eos: bool = True
@@ -102,15 +103,16 @@ class TrainConfig:
         return {k: v for k, v in self.to_json().items() if k not in RESUME_SAFE}
 
     def check(self, world_size: int = 1) -> None:
-        from bark_omni.modality import MODALITIES
+        from bark_omni.host import default_host
 
+        known = default_host().modalities
         if not self.manifest:
             raise ConfigError("config needs manifest = 'path/to/manifest.jsonl'")
         if not self.modalities:
-            raise ConfigError(f"config needs modalities = [...] (any of {', '.join(MODALITIES)})")
-        bad = [m for m in self.modalities + list(self.dropout) + self.probe.modalities if m not in MODALITIES]
+            raise ConfigError(f"config needs modalities = [...] (any of {', '.join(known)})")
+        bad = [m for m in self.modalities + list(self.dropout) + self.probe.modalities if m not in known]
         if bad:
-            raise ConfigError(f"unknown modality {bad[0]!r} in the config; use any of {', '.join(MODALITIES)}")
+            raise ConfigError(f"unknown modality {bad[0]!r} in the config; use any of {', '.join(known)}")
         if set(self.stages) - {"semantic", "coarse"} or not self.stages:
             raise ConfigError("stages must be a non-empty list of 'semantic' and 'coarse'")
         if self.steps < 1 or self.micro_batch_size < 1 or self.batch_size < 1:

@@ -53,14 +53,14 @@ def _mean(values: list[float]) -> float | None:
 @torch.no_grad()
 def validate(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, indices: Sequence[int],
              config: TrainConfig, device: Any, cache: dict | None = None) -> dict[str, Any]:
-    """Cross-entropy per stage with all modalities, each one removed, and none; router weights per modality
-    when present and when absent."""
+    """Cross-entropy per stage with all modalities, each one removed, and none; the mean gate each present
+    modality gets (over layers and queries), alone and with the others (``routing``)."""
     was_training = fusion.training
     fusion.eval()
     modalities = list(config.modalities)
     conditions = {"all": (), **{f"without_{m}": (m,) for m in modalities}, "none": tuple(modalities)}
     result: dict[str, Any] = {"rows": len(indices)}
-    routing: dict[str, dict[str, list[float]]] = {m: {"present": [], "absent": []} for m in modalities}
+    routing: dict[str, dict[str, list[float]]] = {m: {"alone": [], "with_others": []} for m in modalities}
     for name, drop in conditions.items():
         losses: dict[str, list[float]] = {"semantic": [], "coarse": []}
         for start in range(0, len(indices), config.micro_batch_size):
@@ -72,14 +72,13 @@ def validate(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, ind
                 values = getattr(out, stage)
                 if values is not None:
                     losses[stage] += values.float().cpu().tolist()
-            if out.raw_weights is not None and name != "none":
-                raw, present = out.raw_weights.float().cpu(), out.present.cpu()
+            if out.gates is not None:
+                gates, present = out.gates.float().cpu(), out.present.cpu()
                 for m_index, m in enumerate(modalities):
-                    for row, example in enumerate(examples):
-                        if not example.inputs:
-                            continue  # no context at all for this row: the router did not decide anything
-                        key = "present" if present[row, m_index] > 0 else "absent"
-                        routing[m][key].append(float(raw[row, m_index]))
+                    for row in range(len(examples)):
+                        if present[row, m_index] > 0:
+                            key = "with_others" if present[row].sum() > 1 else "alone"
+                            routing[m][key].append(float(gates[row, m_index]))
         for stage, values in losses.items():
             if values:
                 result.setdefault(f"ce_{stage}", {})[name] = _mean(values)
@@ -106,8 +105,12 @@ class NearestCentroid:
             for label in self.labels
         ])
 
-    def predict(self, tokens: np.ndarray) -> str:
-        return self.labels[int(np.argmax(self.centroids @ token_histogram(tokens)))]
+    def predict(self, tokens: np.ndarray) -> str | None:
+        """The nearest class, or None (an abstention, scored as wrong) when the evidence ties, e.g. a sequence
+        sharing no token with any class: there is no default label."""
+        scores = self.centroids @ token_histogram(tokens)
+        best = np.flatnonzero(scores >= scores.max() - 1e-12)
+        return self.labels[int(best[0])] if len(best) == 1 else None
 
 
 @torch.no_grad()
@@ -115,8 +118,9 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
           val_indices: Sequence[int], config: TrainConfig) -> dict[str, Any]:
     """Generate semantic tokens for labelled validation rows with only one modality, and with nothing; a
     nearest-centroid classifier fitted on the training targets names each row's class from the tokens (a
-    sequence sharing no token with any class falls to the first class: chance for balanced classes). Also
-    reported: the share of generated tokens that occur in the row's class targets."""
+    sequence sharing no token with any class is an abstention and counts as wrong). Also reported: the share
+    of generated tokens that occur in the row's class targets. A quick check during training; the two-factor
+    proof with intervals is ``proof.run_proof``."""
     from bark_omni import loop as gen
     from bark_omni.modality import ModalityBundle
 
@@ -137,6 +141,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
                          for i in rows}
         for top_k in cfg.top_ks:
             hits = {"with": 0, "without": 0}
+            abstained = {"with": 0, "without": 0}
             in_class = {"with": 0, "without": 0}  # generated tokens that belong to the row's class targets
             examples = []
             for i in rows:
@@ -148,6 +153,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
                         max_gen_duration_s=(cfg.tokens - 0.5) / SEMANTIC_RATE_HZ, generator=generator, conditioning=cond)
                     predicted = classifier.predict(tokens)
                     hits[key] += int(predicted == row.label)
+                    abstained[key] += int(predicted is None)
                     in_class[key] += sum(int(t) in vocab[row.label] for t in tokens)
                     if len(examples) < 4:
                         examples.append({"id": row.id, "label": row.label, "condition": key, "predicted": predicted,
@@ -156,6 +162,7 @@ def probe(fusion: FusionModel, bark: BarkModels, builder: ExampleBuilder, train_
             out[f"{modality}/top_k={top_k or 'none'}"] = {
                 "modality": modality, "top_k": top_k or None, "temp": cfg.temp, "rows": len(rows),
                 "accuracy_with": hits["with"] / n, "accuracy_without": hits["without"] / n,
+                "abstained_with": abstained["with"], "abstained_without": abstained["without"],
                 "class_token_rate_with": in_class["with"] / (n * cfg.tokens),
                 "class_token_rate_without": in_class["without"] / (n * cfg.tokens), "examples": examples}
     fusion.train(was_training)

@@ -64,8 +64,56 @@ def _per_row_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.where(counts > 0, losses.sum(1) / counts.clamp(min=1), torch.full_like(counts, float("nan"), dtype=losses.dtype))
 
 
+class FrozenStates:
+    """Hidden states of the frozen blocks before the first injected layer, per row: they depend on the row's
+    tokens only, never on the fusion's weights, so a row seen again skips those blocks (``capacity`` rows)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.rows: dict[tuple[str, int], torch.Tensor] = {}
+
+    def hidden(self, model: nn.Module, emb: torch.Tensor, upto: int, row_ids: Sequence[str]) -> torch.Tensor:
+        keys = [(row_id, emb.shape[1]) for row_id in row_ids]
+        missing = [i for i, key in enumerate(keys) if key not in self.rows]
+        fresh: dict[int, torch.Tensor] = {}
+        if missing:
+            with torch.no_grad():
+                x = _blocks(model, emb[missing], upto)
+            for j, i in enumerate(missing):
+                fresh[i] = x[j]
+                if len(self.rows) < self.capacity:
+                    self.rows[keys[i]] = x[j]
+        return torch.stack([fresh[i] if i in fresh else self.rows[key] for i, key in enumerate(keys)])
+
+
+def _blocks(model: nn.Module, emb: torch.Tensor, upto: int) -> torch.Tensor:
+    """Blocks 0..``upto`` of a frozen GPT on whole sequences from position 0 (what ``gpt_forward`` runs first)."""
+    tr = model.transformer
+    positions = torch.arange(0, emb.shape[1], dtype=torch.long, device=emb.device).unsqueeze(0)
+    x = tr.drop(emb + tr.wpe(positions))
+    for i in range(upto + 1):
+        x = gen._block(tr.h[i], x, None, i, 0)
+    return x
+
+
+def _semantic_logits(model: nn.Module, emb: torch.Tensor, cond: Any, first: int, frozen: FrozenStates | None,
+                     row_ids: Sequence[str]) -> torch.Tensor:
+    """``gpt_forward`` of the semantic stage, reusing the frozen blocks' states of rows seen before."""
+    if frozen is None or cond is None:
+        return gen.gpt_forward(model, emb, SEMANTIC_ROWS, cond, first=first)
+    tr = model.transformer
+    upto = min(cond.layers)
+    positions = torch.arange(0, emb.shape[1], dtype=torch.long, device=emb.device).unsqueeze(0)
+    x = cond(upto, frozen.hidden(model, emb, upto, row_ids), positions)
+    for i in range(upto + 1, len(tr.h)):
+        x = gen._block(tr.h[i], x, None, i, 0)
+        if i in cond.layers:
+            x = cond(i, x, positions)
+    return F.linear(tr.ln_f(x[:, first:]), model.lm_head.weight[SEMANTIC_ROWS])
+
+
 def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, list[Any]],
-                   priorities: Sequence[dict[str, float]], batch: Batch) -> Outputs:
+                   priorities: Sequence[dict[str, float]], batch: Batch, frozen: FrozenStates | None = None) -> Outputs:
     """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``."""
     device = batch.text.device
     B = batch.text.shape[0]
@@ -79,7 +127,7 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
         infer = torch.full((B, 1), SEMANTIC_INFER_TOKEN, dtype=torch.long, device=device)
         emb = torch.cat([wte(batch.text) + wte(history), wte(infer), wte(batch.semantic_in)], dim=1)
         cond = conditioning.for_stage("semantic") if conditioning is not None else None
-        logits = gen.gpt_forward(model, emb, SEMANTIC_ROWS, cond, first=batch.text.shape[1])
+        logits = _semantic_logits(model, emb, cond, batch.text.shape[1], frozen, [e.row_id for e in batch.examples])
         semantic = _per_row_ce(logits, batch.semantic_target)
     if batch.coarse_target is not None:
         model = bark.coarse
@@ -140,11 +188,12 @@ class FusionObjective(nn.Module):
         self.fusion = fusion
         self.bark = bark  # not a Module: Bark's weights stay out of the optimizer and out of DDP
         self.config = config
+        self.frozen = FrozenStates(config.frozen_cache_rows) if config.frozen_cache_rows > 0 else None
 
     def forward(self, prepared: dict[str, list[Any]], priorities: list[dict[str, float]], batch: Batch,
                 norm: Normalisers) -> dict[str, torch.Tensor]:
         cfg = self.config
-        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch)
+        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen)
         zero = next(self.fusion.parameters()).new_zeros(())
         parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "balance": zero}
         if out.semantic is not None:

@@ -129,9 +129,46 @@ def synth_command(
     _echo_json({"manifest": str(manifest), "rows": classes * per_class})
 
 
+@data_app.command("task")
+def task_command(
+    out: Path = typer.Argument(..., help="Folder for images, manifest.jsonl and task.json."),
+    seed: int = typer.Option(..., help="The task's seed: it draws classes, styles, rhythms and tokens."),
+    image_classes: Optional[int] = typer.Option(None, help="Override: number of image classes (2..8)."),
+    image_style: Optional[str] = typer.Option(None, help="Override: colour, shape or texture."),
+    rhythm_classes: Optional[int] = typer.Option(None, help="Override: number of rhythms (2..5)."),
+    rhythm_style: Optional[str] = typer.Option(None, help="Override: steady or swing."),
+) -> None:
+    """Write a two-factor task (the image decides what, the control events decide when) from a seed."""
+    from dataclasses import asdict, replace
+
+    from .factors import TaskSpec, make_task
+
+    spec = TaskSpec.from_seed(seed)
+    overrides = {"image_classes": image_classes, "image_style": image_style, "rhythm_classes": rhythm_classes,
+                 "rhythm_style": rhythm_style}
+    spec = replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    _echo_json({"manifest": str(make_task(out, spec)), "spec": asdict(spec)})
+
+
+def proof_command(
+    out: Path = typer.Argument(..., help="Folder for the base model, tasks, runs and proof.json."),
+    task_seeds: str = typer.Option("201,202,203", help="Comma-separated task seeds (pick ones nobody tuned on)."),
+    train_seeds: str = typer.Option("0,1", help="Training seeds of the routed fusion (the ablation trains the first)."),
+    sampling_seeds: str = typer.Option("0,1,2", help="Sampling seeds of the probe's generations."),
+    steps: int = typer.Option(120, help="Training steps per run."),
+) -> None:
+    """Train and probe the fusion on two-factor tasks; per-factor accuracies with 95% intervals (see docs/fusion.md)."""
+    from .proof import run_proof
+
+    ints = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
+    report = run_proof(out, ints(task_seeds), ints(train_seeds), ints(sampling_seeds), steps=steps)
+    _echo_json({"proof": str(Path(out) / "proof.json"), "tasks": list(report["tasks"])})
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
     if any(c.name == "train" for c in app.registered_commands):
         return  # already added to this app (main() may run more than once in a process)
     app.command("train")(train_command)
+    app.command("proof")(proof_command)
     app.add_typer(data_app, name="data")

@@ -1,0 +1,279 @@
+"""The fusion proof on a two-factor task (``factors``): train, generate, probe, with the uncertainty shown.
+
+For each task seed: write the task, train the fusion (with the router, and without it as an ablation) for each
+training seed, then generate semantic tokens for the probe's rows under four conditions (both modalities,
+image only, control only, none) at Bark's default sampling (temperature 0.7, no top-k) and with top-k 50,
+for several sampling seeds. The probe never reads the targets: its classifiers are fitted on generated
+sequences of the "val" rows (seen combinations) and scored on generated sequences of the "test" rows (held-out
+combinations), under the same condition and sampling.
+
+* image class ("what"): logistic regression on the mean output embedding of the generated tokens (each token
+  read through the frozen Bark's own output layer: a fixed, label-free token feature);
+* rhythm ("when"): a per-frame logistic direction separating beat frames from the others (fitted on val rows,
+  whose beat times are known) turns a sequence into a score per frame; logistic regression on that score's
+  autocorrelation (lags 1..24) names the rhythm. Also reported: the per-row AUC of that score at the row's
+  own beat frames (0.5 = no timing);
+* an empty sequence is an abstention and counts as wrong; nothing falls back to a default class.
+
+Intervals: mean over (training seed x sampling seed) runs +- Student-t 95% half-width.
+
+The proof's base is the tiny Bark with a wider text stage (``write_proof_model``): the 64-wide tiny model's
+random output layer can put at most ~5% of probability on any one token at temperature 0.7, so no
+conditioning could make its default-sampling output carry a factor token by token (docs/fusion.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .factors import FRAME_HZ, TaskSpec, make_task
+
+CONDITIONS = {"both": (), "image_only": ("control_events",), "control_only": ("image",), "none": ("image", "control_events")}
+SAMPLINGS = {"default": None, "top_k=50": 50}  # temp 0.7 for both; Bark's default has no top-k
+SECONDARY_SEEDS = 1  # top-k (the secondary setting) is probed with the first sampling seed only
+LAGS = 24
+PROOF_WIDTH = 128
+
+
+def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2, seed: int = 1234) -> Path:
+    """The tiny Bark (its tokenizer, codec, coarse and fine stages) with a ``width``-wide text stage of seeded
+    random weights, in suno's layout. Idempotent."""
+    import shutil
+
+    import torch
+    from bark.model import GPT, GPTConfig
+
+    from bark_omni.checkpoints import save_stage
+    from bark_omni.constants import SUNO_FILES
+    from bark_omni.tiny import TINY_DIMS, ensure_tiny_model
+
+    directory = Path(directory)
+    text_file = directory / SUNO_FILES["bark-small"]["text"]
+    if text_file.is_file():
+        return directory
+    shutil.copytree(ensure_tiny_model(), directory, dirs_exist_ok=True)
+    config = GPTConfig(**{**TINY_DIMS, "n_embd": width, "n_head": n_head, "input_vocab_size": 129_600,
+                          "output_vocab_size": 10_048})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = GPT(config).eval()
+    save_stage(text_file, module, best_val_loss=1.0)
+    return directory
+
+
+def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: str, steps: int) -> Any:
+    from .config import ProbeConfig, TrainConfig
+
+    return TrainConfig(
+        manifest=str(manifest), output=str(output), model=str(model), device="cpu",
+        modalities=["image", "control_events"],
+        adapter_config={"image": {"encoder": "tiny", "pretrained": None}, "control_events": {"window_s": 1.5 / FRAME_HZ}},
+        seed=seed, steps=steps, batch_size=16, micro_batch_size=16, lr=1e-2, weight_decay=0.0, warmup_steps=20,
+        semantic_eos=False, contrastive_weight=0.0,  # the factors are independent: nothing to align
+        balance_weight=0.1, routing=routing, dropout={"image": 0.3, "control_events": 0.3},
+        eval_every=0, checkpoint_every=0, val_max_rows=64, frozen_cache_rows=4096, cpu_threads=1, progress=False, probe=ProbeConfig())
+
+
+# generation -----------------------------------------------------------------------------------------
+
+def generate(fusion: Any, models: Any, inputs: Sequence[dict[str, Any]], ids: Sequence[str], drop: Sequence[str],
+             top_k: int | None, seed: int, tokens: int, batch: int = 64) -> list[np.ndarray]:
+    import torch
+
+    from bark_omni import loop as gen
+    from bark_omni.modality import ModalityBundle
+
+    from .media import stable_seed
+
+    out: list[np.ndarray] = []
+    for start in range(0, len(inputs), batch):
+        chunk = inputs[start:start + batch]
+        bundles = [ModalityBundle(**{m: v for m, v in row.items() if m not in drop}) for row in chunk]
+        cond = fusion.conditioning(bundles).for_stage("semantic") if any(b.present() for b in bundles) else None
+        generators = [torch.Generator().manual_seed(stable_seed(seed, "probe", i)) for i in ids[start:start + batch]]
+        out += gen.generate_semantic_batch(models.text, [gen.empty_text()] * len(chunk), temp=0.7, top_k=top_k,
+                                           allow_early_stop=False, max_gen_duration_s=(tokens - 0.5) / FRAME_HZ,
+                                           generators=generators, conditioning=cond)
+    return out
+
+
+# the probe ------------------------------------------------------------------------------------------
+
+def _classifier() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+
+
+def _embed(E: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    return E[np.asarray(tokens, dtype=np.int64).clip(0, len(E) - 1)]
+
+
+def _autocorrelation(score: np.ndarray) -> np.ndarray:
+    z = (score - score.mean()) / (score.std() + 1e-8)
+    return np.array([float(np.mean(z[:-lag] * z[lag:])) if lag < len(z) else 0.0 for lag in range(1, LAGS + 1)])
+
+
+def probe_run(E: np.ndarray, fit: list[tuple[np.ndarray, dict]], test: list[tuple[np.ndarray, dict]]) -> dict[str, Any]:
+    """Fit the classifiers on ``fit`` (sequences of val rows with their factors) and score ``test``."""
+    from sklearn.metrics import roc_auc_score
+
+    usable = [(s, f) for s, f in fit if len(s)]
+    what = _classifier().fit(np.stack([_embed(E, s).mean(0) for s, _ in usable]), [f["image_class"] for _, f in usable])
+    frames, beat = [], []
+    for s, f in usable:
+        frames.append(_embed(E, s))
+        on = np.zeros(len(s), dtype=bool)
+        on[[b for b in f["beats"] if b < len(s)]] = True
+        beat.append(on)
+    when_frame = _classifier().fit(np.concatenate(frames), np.concatenate(beat))
+    score = lambda s: when_frame.decision_function(_embed(E, s))  # noqa: E731
+    when = _classifier().fit(np.stack([_autocorrelation(score(s)) for s, _ in usable]), [f["rhythm_class"] for _, f in usable])
+    hits = {"image": [], "rhythm": [], "both": []}
+    aucs, matches = [], []
+    for s, f in test:
+        if not len(s):  # abstain: counts as wrong for both factors
+            for key in hits:
+                hits[key].append(False)
+            continue
+        img = what.predict(_embed(E, s).mean(0)[None])[0] == f["image_class"]
+        rhy = when.predict(_autocorrelation(score(s))[None])[0] == f["rhythm_class"]
+        hits["image"].append(bool(img))
+        hits["rhythm"].append(bool(rhy))
+        hits["both"].append(bool(img and rhy))
+        on = np.zeros(len(s), dtype=bool)
+        on[[b for b in f["beats"] if b < len(s)]] = True
+        if on.any() and not on.all():
+            aucs.append(float(roc_auc_score(on, score(s))))
+        matches.append(float(np.mean(np.asarray(s) == np.asarray(f["target"][: len(s)]))))
+    return {**{f"{k}_accuracy": float(np.mean(v)) for k, v in hits.items()},
+            "beat_auc": float(np.mean(aucs)) if aucs else None, "target_match": float(np.mean(matches)),
+            "abstained": sum(1 for s, _ in test if not len(s)), "rows": len(test)}
+
+
+def interval(values: Sequence[float]) -> dict[str, Any]:
+    """Mean and Student-t 95% half-width over runs."""
+    from scipy import stats
+
+    values = [v for v in values if v is not None]
+    n = len(values)
+    mean = float(np.mean(values)) if n else float("nan")
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    return {"mean": round(mean, 4), "ci95": round(half, 4), "runs": n}
+
+
+# orchestration --------------------------------------------------------------------------------------
+
+def _rows(manifest: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _factors(row: dict[str, Any]) -> dict[str, Any]:
+    beats = sorted({int(round(e["time_s"] * FRAME_HZ)) for e in row["control_events"]})
+    return {**row["meta"], "beats": beats, "target": row["semantic"]}
+
+
+def prepare(manifest: Path, models: Any) -> None:
+    from .manifest import read_manifest
+    from .targets import prepare_targets
+
+    prepare_targets(read_manifest(manifest), manifest.parent / "cache", models)
+
+
+def evaluate_model(adapters: Path, models: Any, host: Any, manifest: Path, spec: TaskSpec,
+                   sampling_seeds: Sequence[int]) -> dict[str, Any]:
+    """Probe results per condition and sampling, one entry per sampling seed."""
+    from bark_omni.fusion import FusionModel
+
+    from .media import load_image
+
+    fusion = FusionModel.from_pretrained(adapters, host, models).eval()
+    E = models.text.lm_head.weight[:10_000].detach().cpu().numpy()
+    E = E / np.linalg.norm(E, axis=1, keepdims=True)
+    rows = [r for r in _rows(manifest) if r["split"] in ("val", "test")]
+    inputs = [{"image": np.asarray(load_image(manifest.parent / r["image"])), "control_events": r["control_events"]} for r in rows]
+    ids = [r["id"] for r in rows]
+    results: dict[str, Any] = {}
+    for condition, drop in CONDITIONS.items():
+        for sampling, top_k in SAMPLINGS.items():
+            runs = []
+            for seed in sampling_seeds if top_k is None else sampling_seeds[:SECONDARY_SEEDS]:
+                sequences = generate(fusion, models, inputs, ids, drop, top_k, seed, spec.tokens)
+                fit = [(s, _factors(r)) for s, r in zip(sequences, rows) if r["split"] == "val"]
+                test = [(s, _factors(r)) for s, r in zip(sequences, rows) if r["split"] == "test"]
+                runs.append(probe_run(E, fit, test))
+            results[f"{condition}/{sampling}"] = runs
+    return results
+
+
+def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
+    """Pool the runs of every training seed: mean +- 95% interval per metric, condition and sampling."""
+    keys = per_seed[0].keys()
+    out: dict[str, Any] = {"chance": {"image": 1 / spec.image_classes, "rhythm": 1 / spec.rhythm_classes,
+                                      "both": 1 / (spec.image_classes * spec.rhythm_classes)}}
+    for key in keys:
+        runs = [run for result in per_seed for run in result[key]]
+        out[key] = {metric: interval([r[metric] for r in runs])
+                    for metric in ("image_accuracy", "rhythm_accuracy", "both_accuracy", "beat_auc", "target_match")}
+        out[key]["abstained"] = sum(r["abstained"] for r in runs)
+    return out
+
+
+def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] = (0,), sampling_seeds: Sequence[int] = (0, 1, 2),
+              steps: int = 120, routings: Sequence[str] = ("gated", "fixed"), spec_overrides: dict[str, Any] | None = None,
+              ablation_train_seeds: int = 1, log: Any = None) -> dict[str, Any]:
+    """The whole proof; writes ``out/proof.json`` and returns it. Routings after the first (ablations) train
+    only the first ``ablation_train_seeds`` training seeds."""
+    import torch
+
+    from bark_omni.files import atomic_output
+    from bark_omni.host import Host
+    from bark_omni.models import load_models
+
+    from .trainer import ADAPTERS_DIR, train
+
+    torch.set_num_threads(1)
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    out = Path(out)
+    host = Host(allow=["image", "control"])
+    model_dir = write_proof_model(out / "base")
+    models = load_models(str(model_dir), host, "cpu")
+    previous = json.loads((out / "proof.json").read_text()) if (out / "proof.json").is_file() else {}
+    report: dict[str, Any] = {"base": {"source": str(model_dir), "text_width": PROOF_WIDTH}, "steps": steps,
+                              "sampling_seeds": list(sampling_seeds), "tasks": previous.get("tasks", {})}
+    for task_seed in task_seeds:
+        spec = TaskSpec.from_seed(task_seed)
+        if spec_overrides:
+            spec = TaskSpec(**{**asdict(spec), **spec_overrides})
+        task_dir = out / f"task-{task_seed}"
+        manifest = make_task(task_dir / "data", spec)
+        prepare(manifest, models)
+        entry: dict[str, Any] = {"spec": asdict(spec)}
+        for routing in routings:
+            per_seed, validation = [], []
+            seeds = train_seeds if routing == routings[0] else train_seeds[:ablation_train_seeds]
+            for seed in seeds:
+                run_dir = task_dir / f"{routing}-seed{seed}"
+                t0 = time.perf_counter()
+                if not (run_dir / ADAPTERS_DIR / "adapters.json").is_file():
+                    result = train(proof_config(manifest, run_dir, model_dir, seed, routing, steps), host=host)
+                    validation.append(result.get("validation"))
+                log(f"task {task_seed} {routing} seed {seed}: trained in {time.perf_counter() - t0:.0f}s")
+                t0 = time.perf_counter()
+                per_seed.append(evaluate_model(run_dir / ADAPTERS_DIR, models, host, manifest, spec, sampling_seeds))
+                log(f"task {task_seed} {routing} seed {seed}: probed in {time.perf_counter() - t0:.0f}s")
+            entry[routing] = {"train_seeds": list(seeds), "probe": summarise(per_seed, spec), "validation": validation}
+        report["tasks"][str(task_seed)] = entry
+        with atomic_output(out / "proof.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report

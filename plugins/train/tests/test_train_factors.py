@@ -1,0 +1,102 @@
+"""The two-factor proof's parts: the task generator (independent factors, held-out combinations), the balance
+term, the frozen-state cache (same losses as without it) and the probe (no default label: an empty sequence
+is wrong; planted factors are found, random tokens are not)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from bark_omni_train.factors import TaskSpec, make_task, plan_task
+from bark_omni_train.objective import FrozenStates, balance_loss, forward_losses
+from bark_omni_train.proof import _factors, probe_run
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    spec = replace(TaskSpec.from_seed(7), image_classes=3, rhythm_classes=3, train_per_combo=3, val_per_combo=8,
+                   test_per_combo=8)
+    manifest = make_task(tmp_path_factory.mktemp("task"), spec)
+    return spec, [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def test_tasks_from_seeds_are_valid_and_differ():
+    specs = [TaskSpec.from_seed(seed) for seed in range(30)]
+    for spec in specs:
+        spec.check()
+    assert len({(s.image_classes, s.image_style, s.rhythm_classes, s.rhythm_style) for s in specs}) > 5
+
+
+def test_held_out_combinations_never_reach_training_and_factors_decide_the_targets(task):
+    spec, rows = task
+    plan = plan_task(spec)
+    combos = {split: {(r["meta"]["image_class"], r["meta"]["rhythm_class"]) for r in rows if r["split"] == split}
+              for split in ("train", "val", "test")}
+    assert combos["test"] == {(a, plan.held_out[a]) for a in range(spec.image_classes)}
+    assert not combos["test"] & (combos["train"] | combos["val"])
+    assert {a for a, _ in combos["train"]} == set(range(spec.image_classes))  # every factor value is trained
+    assert {r for _, r in combos["train"]} == set(range(spec.rhythm_classes))
+    for row in rows:
+        a, beats = row["meta"]["image_class"], set(_factors(row)["beats"])
+        expected = [plan.accent[a] if t in beats else plan.base[a] for t in range(spec.tokens)]
+        assert row["semantic"] == expected
+        assert len({e["value"] for e in row["control_events"]}) > 1  # strengths are noise, not a class code
+
+
+def test_balance_term_is_zero_for_even_use_and_single_modalities():
+    present = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    gates = torch.tensor([[0.5, 0.5], [0.9, 0.01], [0.2, 0.7]], requires_grad=True)
+    loss = balance_loss(gates, present)
+    assert loss[0].item() == pytest.approx(0.0, abs=1e-6) and loss[2].item() == 0.0 and loss[1].item() > 0.5
+    loss.sum().backward()
+    assert gates.grad[1, 1] < 0 < gates.grad[1, 0]  # descending raises the starved gate, lowers the hog
+
+
+def test_frozen_state_cache_gives_the_same_losses(toy_host, toy_models, toy_dataset):
+    from bark_omni_train.config import TrainConfig
+    from bark_omni_train.evaluate import prepare_inputs
+    from bark_omni_train.examples import ExampleBuilder, collate
+    from bark_omni_train.manifest import read_manifest
+    from bark_omni_train.targets import TargetStore
+    from bark_omni.fusion import FusionModel
+
+    rows = read_manifest(toy_dataset)
+    config = TrainConfig(manifest=str(toy_dataset), modalities=["image", "control_events"], model="tiny")
+    builder = ExampleBuilder(rows, TargetStore(toy_dataset.parent / "cache"), toy_models.tokenizer, config)
+    model = FusionModel.initialise(toy_host, toy_models, ["image", "control_events"], seed=2)
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.gate.fill_(1.0)
+    examples = [builder.build(i, train=False) for i in range(4)]
+    batch, prepared = collate(examples), prepare_inputs(model, examples)
+    plain = forward_losses(model, toy_models, prepared, [{}] * 4, batch).semantic
+    frozen = FrozenStates(capacity=8)
+    first = forward_losses(model, toy_models, prepared, [{}] * 4, batch, frozen).semantic
+    assert len(frozen.rows) == 4
+    again = forward_losses(model, toy_models, prepared, [{}] * 4, batch, frozen).semantic  # from the cache
+    torch.testing.assert_close(first, plain, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(again, plain, rtol=1e-5, atol=1e-5)
+
+
+def _sequences(rows, make):
+    return [(make(row), _factors(row)) for row in rows]
+
+
+def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
+    spec, rows = task
+    E = np.random.default_rng(0).normal(size=(10_000, 32))
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    fit = [r for r in rows if r["split"] == "val"]
+    test = [r for r in rows if r["split"] == "test"]
+    perfect = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array(r["semantic"])))
+    assert perfect["image_accuracy"] > 0.9 and perfect["rhythm_accuracy"] > 0.7 and perfect["beat_auc"] > 0.95
+    rng = np.random.default_rng(1)
+    noise = lambda r: rng.integers(0, 10_000, spec.tokens)  # noqa: E731
+    random = probe_run(E, _sequences(fit, noise), _sequences(test, noise))
+    assert random["image_accuracy"] < 0.7 and abs(random["beat_auc"] - 0.5) < 0.1
+    empty = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array([], dtype=np.int64)))
+    assert empty["image_accuracy"] == 0.0 and empty["rhythm_accuracy"] == 0.0 and empty["abstained"] == len(test)

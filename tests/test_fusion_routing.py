@@ -1,0 +1,104 @@
+"""How the fusion block combines modalities: each modality is attended on its own and the terms add up (a
+modality is not diluted by another being present), a priority scales exactly its own modality's term, the
+router can be switched off (the ablation), and adapters of the older format are refused clearly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import bark_omni
+from bark_omni.errors import CheckpointError
+from bark_omni.fusion import FusionModel
+from bark_omni.modality import ModalityBundle
+
+pytest.importorskip("bark_omni_image")
+control = pytest.importorskip("bark_omni_control")
+
+EVENTS = [control.ControlEvent(0.1, "beat", 1.0), control.ControlEvent(0.2, "beat", 0.5)]
+
+
+@pytest.fixture(scope="module")
+def host():
+    return bark_omni.Host(strict=True, allow=["image", "control"])
+
+
+@pytest.fixture(scope="module")
+def image():
+    return (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+
+
+def opened(model: FusionModel) -> FusionModel:
+    """Non-zero gates and per-query routing terms, as a trained fusion has."""
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.gate.fill_(1.0)
+            if layer.route is not None:
+                layer.route.weight.normal_(0, 0.5)
+    return model
+
+
+def delta(model: FusionModel, bundle: ModalityBundle, hidden: torch.Tensor) -> torch.Tensor:
+    """What the last injected layer adds to ``hidden`` (positions 256.. : semantic frames 0..)."""
+    stage = model.conditioning([bundle]).for_stage("semantic")
+    layer = max(stage.layers)
+    positions = torch.arange(256, 256 + hidden.shape[1])[None]
+    with torch.inference_mode():
+        return stage(layer, hidden, positions) - hidden
+
+
+@pytest.fixture(scope="module")
+def hidden(tiny_models):
+    return torch.randn(1, 20, tiny_models.text.config.n_embd, generator=torch.Generator().manual_seed(0))
+
+
+def test_without_router_the_terms_of_two_modalities_add_up(host, tiny_models, image, hidden):
+    model = opened(FusionModel.initialise(host, tiny_models, ["image", "control_events"], routing="fixed"))
+    assert model.fusion.router is None
+    both = delta(model, ModalityBundle(image=image, control_events=EVENTS), hidden)
+    alone = delta(model, ModalityBundle(image=image), hidden) + delta(model, ModalityBundle(control_events=EVENTS), hidden)
+    torch.testing.assert_close(both, alone, rtol=1e-4, atol=1e-5)
+    assert both.abs().sum() > 0
+
+
+def test_a_priority_scales_its_own_modality_and_leaves_the_other_alone(host, tiny_models, image, hidden):
+    """The output is ``a * I + b * C`` for priorities a (image) and b (control): each knob scales one term."""
+    model = opened(FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=3))
+    run = lambda a, b: delta(model, ModalityBundle(image=image, control_events=EVENTS,  # noqa: E731
+                                                   priorities={"image": a, "control_events": b}), hidden)
+    image_term, control_term = run(2, 1) - run(1, 1), run(1, 2) - run(1, 1)
+    close = lambda x, y: torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)  # noqa: E731
+    close(run(1, 1), image_term + control_term)
+    close(run(3.5, 0.5), 3.5 * image_term + 0.5 * control_term)
+    assert image_term.abs().sum() > 0 and control_term.abs().sum() > 0
+
+
+def test_gates_are_per_layer_and_per_query(host, tiny_models, image, hidden):
+    model = opened(FusionModel.initialise(host, tiny_models, ["image"], seed=1))
+    conditioning = model.conditioning([ModalityBundle(image=image)])
+    layer = model.fusion.cross["semantic"][str(max(conditioning.for_stage("semantic").layers))]
+    routing = conditioning.context.routing
+    with torch.inference_mode():
+        gates = routing.gates(layer.route(layer.norm(hidden)), hidden.shape[1])
+    assert gates.shape == (1, 20, 1) and float(gates.std()) > 0  # differs between queries
+
+
+def test_adapters_of_the_older_format_are_refused_with_advice(host, tiny_models, tmp_path):
+    FusionModel.initialise(host, tiny_models, ["image"]).save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "adapters.json").read_text())
+    meta["format_version"] = 1
+    (tmp_path / "adapters.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="format 1.*retrain"):
+        FusionModel.from_pretrained(tmp_path, host, tiny_models)
+
+
+def test_fixed_routing_round_trips(host, tiny_models, tmp_path, image, hidden):
+    model = opened(FusionModel.initialise(host, tiny_models, ["image"], routing="fixed"))
+    model.save_pretrained(tmp_path)
+    loaded = FusionModel.from_pretrained(tmp_path, host, tiny_models)
+    assert loaded.config.routing == "fixed" and loaded.fusion.router is None
+    bundle = ModalityBundle(image=image)
+    torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))

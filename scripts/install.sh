@@ -13,17 +13,21 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # CPU only: PyPI's Linux torch wheels are CUDA builds that run on the CPU without their NVIDIA libraries and triton,
 # so torch, torchaudio and torchvision go in without dependencies, then torch's own pure-Python ones.
+# pip would report torch's absent CUDA dependencies after every step: expected here, so not reported.
+cpu_only=()
 if [ "${BARK_OMNI_CPU_ONLY:-0}" = 1 ]; then
+    cpu_only=(--no-warn-conflicts)
     .venv/bin/pip install -q --no-deps -c constraints.txt torch torchaudio torchvision
-    .venv/bin/pip install -q -c constraints.txt filelock typing-extensions sympy networkx jinja2 fsspec pillow numpy
+    .venv/bin/pip install -q "${cpu_only[@]}" -c constraints.txt filelock typing-extensions sympy networkx jinja2 \
+        fsspec pillow numpy
 fi
 # The build backend first (bounded in constraints.txt), so the editable installs below build with it, offline,
 # without an isolated build environment per distribution.
-.venv/bin/pip install -q -c constraints.txt setuptools
+.venv/bin/pip install -q "${cpu_only[@]+"${cpu_only[@]}"}" -c constraints.txt setuptools
 # setuptools says "Editable installation. Please be careful with folders ... the same name as your package" once
 # per editable distribution (a notice, not a problem: each package folder IS the package); it is filtered here.
 PYTHONWARNINGS="ignore:Editable installation" \
-    .venv/bin/pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
+    .venv/bin/pip install -q "${cpu_only[@]+"${cpu_only[@]}"}" --no-build-isolation -c constraints.txt -r requirements/local.txt
 
 # --- bark-omni-mbd (plugins/mbd): audiocraft for the MultiBandDiffusion decoder -----------------------------------
 # audiocraft 1.3.0 pins torch==2.1.0, torchaudio<2.1.2, xformers<0.0.23, av==11 and more, which conflict with the

@@ -19,7 +19,6 @@ so watermarked chunks are not sample-equal to a watermarked whole; each carries 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -99,13 +98,13 @@ def stream_request(request: GenerationRequest, *, host: Host | None = None, devi
 
 
 def _mark_final(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
-    pending = None
+    """Pass chunks on at once, then end with an empty chunk marked ``final`` (holding one back would delay it)."""
+    last = None
     for chunk in chunks:
-        if pending is not None:
-            yield pending
-        pending = chunk
-    if pending is not None:
-        yield dataclasses.replace(pending, final=True)
+        last = chunk
+        yield chunk
+    if last is not None:
+        yield AudioChunk(np.zeros(0, dtype=np.float32), last.end, last.sample_rate, last.segment, final=True)
 
 
 def _chunks(request: GenerationRequest, host: Host, device: str | None, decoder_options: dict[str, Any] | None,

@@ -118,7 +118,9 @@ def build_manifest(audio_path: Path, request: Any, result: Any, file_sha256: str
                   "sample_rate": result.sample_rate, "samples": int(len(result.audio)),
                   "duration_s": round(len(result.audio) / result.sample_rate, 4)},
         "request": {"text": request.text, "seed": request.seed, "model": request.model, "decoder": request.decoder,
-                    "params": _json_safe(request.options.as_dict())},
+                    "params": _json_safe(request.options.as_dict()),
+                    "longform": _json_safe(request.longform.as_dict()) if getattr(request, "longform", None) else None},
+        "segments": _json_safe(extras.get("segments")),  # long-form: each segment's text, seed, samples, token hashes
         "inputs": inputs,
         "model": {"name": request.model, "fingerprint": result.model_fingerprint},
         "decoder": {"name": request.decoder, "sample_rate": result.sample_rate,

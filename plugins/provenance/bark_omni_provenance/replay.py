@@ -89,7 +89,8 @@ def rebuild_request(manifest: dict[str, Any]) -> Any:
         priorities=inputs.get("priorities") or {},
     )
     return build_request(req.get("text"), _input(inputs.get("history_prompt"), "history_prompt"), options=options,
-                         modalities=modalities, seed=req["seed"], model=req["model"], decoder=req["decoder"])
+                         modalities=modalities, seed=req["seed"], model=req["model"], decoder=req["decoder"],
+                         longform=req.get("longform"))
 
 
 def replay(manifest_path: Path, *, device: str | None = None, host: Any = None, progress: Any = None) -> ReplayReport:

@@ -32,6 +32,14 @@ def mark(audio: Any, sample_rate: int, request: Any) -> tuple[Any, dict[str, Any
         "note": "AudioSeal has no key: anyone with its public models can detect or forge this mark"}
 
 
+def _detect(audio: Any, sample_rate: int, key: Any = None, threshold: float = 1e-3) -> Any:
+    """AudioSeal's detection (no key; its score is a probability, not a p-value, so ``threshold`` is not used:
+    the detector's own 0.5 applies; bench/watermark_robustness.py measures its false-positive rate)."""
+    from . import detect
+
+    return detect(audio, sample_rate)
+
+
 @hookimpl
 def register_watermarkers(register: Any) -> None:
     from bark_omni.specs import WatermarkerSpec
@@ -40,4 +48,4 @@ def register_watermarkers(register: Any) -> None:
 
     if weights_dir() is not None:
         register(WatermarkerSpec(name="audioseal", apply=mark, priority=5, package="bark-omni-audioseal",
-                                 description="AudioSeal neural watermark (16 bits, no key)"))
+                                 description="AudioSeal neural watermark (16 bits, no key)", detect=_detect))

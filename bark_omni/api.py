@@ -231,6 +231,11 @@ def run_batch(
     decoder_spec = host.decoder(first.decoder)
     prompts = [load_history_prompt(r.history_prompt, host) if r.history_prompt is not None else None for r in requests]
     models = load_models(first.model, host, device)
+    from .routes import route_requests  # training-free routes: modalities no adapter takes become cues/voice prompts
+
+    routed = route_requests(host, models, requests, adapters)
+    prompts = routed.prompts(prompts, lambda value: load_history_prompt(value, host))
+    bundles = routed.bundles
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
     semantic_options, coarse_options, fine_options = first.options.semantic, first.options.coarse, first.options.fine
     generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
@@ -242,7 +247,7 @@ def run_batch(
         conditioning = build_conditioning(host, models, bundles, adapters)
 
     t0 = time.perf_counter()
-    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in requests]
+    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in routed.requests]
     semantic = gen.generate_semantic_batch(
         models.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
         **_fields(semantic_options), generators=generators,
@@ -264,13 +269,14 @@ def run_batch(
                                    **_fields(fine_options), generators=generators, progress=progress)
     t3 = time.perf_counter()
     results = []
-    for request, row_semantic, row_coarse, row_fine in zip(requests, semantic, coarse, fine):
+    for request, routes, row_semantic, row_coarse, row_fine in zip(requests, routed.records, semantic, coarse, fine):
         t4 = time.perf_counter()
         audio = np.asarray(decode(row_fine), dtype=np.float32)
         t5 = time.perf_counter()
         if not finish:
             results.append(GenerationResult(semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=audio,
-                                            sample_rate=decoder_spec.sample_rate, request=request, host=host))
+                                            sample_rate=decoder_spec.sample_rate, request=request, host=host,
+                                            extras={"routes": routes} if routes else {}))
             continue
         audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
         audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), decoder_spec.sample_rate, request)
@@ -283,6 +289,8 @@ def run_batch(
         )
         if mark is not None:
             result.extras["watermark"] = mark
+        if routes:
+            result.extras["routes"] = routes
         result.extras.update(decoder_options=dict(decoder_options or {}), device=device,
                              adapters=str(adapters) if isinstance(adapters, (str, os.PathLike)) else None)
         host.pm.hook.generation_finished(request=request, result=result)

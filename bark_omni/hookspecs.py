@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
     import typer
 
-    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, PromptSource, Verdict, WatermarkerSpec
+    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, PromptSource, Verdict, WatermarkerSpec, ControlCue, Route, SceneSound, SemanticTokenizerSpec
 
 PROJECT = "bark_omni"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -79,6 +79,32 @@ def register_metrics(register: Callable[[MetricSpec], None]) -> None:
 def register_watermarkers(register: Callable[[WatermarkerSpec], None]) -> None:
     """Register watermarkers (``WatermarkerSpec``). The pipeline applies the chosen one to every output as its
     very last step, after ``postprocess_audio``; no hook wrapper runs after it."""
+
+
+@hookspec
+def register_routes(register: Callable[[Route], None]) -> None:
+    """Register training-free routes (``Route``: name, modality, ``apply(RouteCall) -> RouteOutcome | None``):
+    how a modality steers the frozen Bark with no trained adapter, by rewriting a copy of the request (cues in
+    the text, a voice prompt). A given modality the ``adapters=`` set does not cover goes through its routes;
+    each route's ``RouteOutcome`` is recorded in ``result.routes`` and the manifest. Priority 0 skips a route."""
+
+
+@hookspec
+def register_control_cues(register: Callable[[ControlCue], None]) -> None:
+    """Register how control events become Bark's own text cues (``ControlCue``: event kind and values, the cue
+    text, insert/emphasis/wrap), used by the control-events route; events no cue matches are reported."""
+
+
+@hookspec
+def register_scene_sounds(register: Callable[[SceneSound], None]) -> None:
+    """Register entries of the image route's vocabulary (``SceneSound``: a description CLIP scores images
+    against, and the cue text it becomes when chosen)."""
+
+
+@hookspec
+def register_semantic_tokenizers(register: Callable[[SemanticTokenizerSpec], None]) -> None:
+    """Register ways to turn a recording into Bark semantic tokens (``SemanticTokenizerSpec``); voice prompts
+    made from audio (``prompt_from_audio``, the reference-audio route) fill ``semantic_prompt`` with one."""
 
 
 @hookspec

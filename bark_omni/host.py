@@ -24,6 +24,7 @@ import pluggy
 from . import hookspecs
 from .errors import BarkOmniError, InvalidInputError, MissingPluginError, PluginError, PluginHookError, PluginWarning
 from .specs import AdapterSpec, ControlKind, DecoderSpec, MetricSpec, ModelFormat, PromptSource, GuardrailSpec, WatermarkerSpec
+from .specs import ControlCue, Route, SceneSound, SemanticTokenizerSpec
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -325,6 +326,10 @@ class Host:
                 "prompt_sources": self._collect("register_prompt_sources", PromptSource),
                 "watermarkers": self._collect("register_watermarkers", WatermarkerSpec),
                 "guardrails": self._collect("register_guardrails", GuardrailSpec),
+                "routes": self._collect("register_routes", Route),
+                "control_cues": self._collect("register_control_cues", ControlCue),
+                "scene_sounds": self._collect("register_scene_sounds", SceneSound),
+                "semantic_tokenizers": self._collect("register_semantic_tokenizers", SemanticTokenizerSpec),
             }
         return self._registries
 
@@ -359,6 +364,22 @@ class Host:
     @property
     def watermarkers(self) -> dict[str, WatermarkerSpec]:
         return self.registries["watermarkers"]
+
+    @property
+    def routes(self) -> dict[str, Route]:
+        return self.registries["routes"]
+
+    @property
+    def control_cues(self) -> dict[str, ControlCue]:
+        return self.registries["control_cues"]
+
+    @property
+    def scene_sounds(self) -> dict[str, SceneSound]:
+        return self.registries["scene_sounds"]
+
+    @property
+    def semantic_tokenizers(self) -> dict[str, SemanticTokenizerSpec]:
+        return self.registries["semantic_tokenizers"]
 
     def watermarker(self) -> WatermarkerSpec | None:
         """The watermarker the pipeline applies: ``$BARK_OMNI_WATERMARKER`` if set, else the highest priority."""

@@ -160,6 +160,84 @@ class WatermarkerSpec:
 
 
 @dataclass(frozen=True)
+class RouteCall:
+    """What a ``Route`` is handed: the modality's ``value``, the text and voice prompt as earlier routes left
+    them, the modality's ``priority`` (> 0), the loaded ``models`` and the ``host``."""
+
+    value: Any
+    text: str | None
+    history_prompt: Any
+    priority: float
+    models: Any
+    host: Any
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    """What a route did: ``did`` in words (for the manifest), a new ``text`` and/or ``history_prompt`` (None:
+    unchanged), JSON-safe ``details`` (scores, placements...) and ``notes``: what it could not express."""
+
+    did: str
+    text: str | None = None
+    history_prompt: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """A training-free route: turns one modality into what frozen Bark already understands (cues in the text, a
+    voice prompt) when no trained adapter takes it. ``apply(RouteCall) -> RouteOutcome | None``; routes of
+    different modalities run in ``order`` (lower first)."""
+
+    name: str
+    modality: str
+    apply: Callable[[RouteCall], RouteOutcome | None]
+    order: int = 50
+    description: str = ""
+    package: str = ""
+
+
+@dataclass(frozen=True)
+class ControlCue:
+    """How a control event becomes one of Bark's own text cues. An event matches when its ``kind`` is this one's
+    and (if ``values`` is not empty) its text value, lower-cased, is one of ``values``. ``style``: ``insert``
+    puts ``text`` before the word nearest the event, ``emphasis`` writes that word in CAPITALS, ``wrap`` puts
+    ``text`` around the words from there to the end of the sentence (``♪`` for sung words)."""
+
+    name: str
+    kind: str
+    text: str = ""
+    values: tuple[str, ...] = ()
+    style: Literal["insert", "emphasis", "wrap"] = "insert"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SceneSound:
+    """One entry of the image route's vocabulary: a ``description`` CLIP scores an image against, and the
+    ``cue`` (text Bark understands: "[music]", ambience words) it becomes when chosen."""
+
+    name: str
+    description: str
+    cue: str
+
+
+@dataclass(frozen=True)
+class SemanticTokenizerSpec:
+    """A way to get Bark semantic tokens (10,000 ids at ~49.9 Hz) from a recording, which Suno never published.
+    ``load(model, device, options)`` returns ``tokenize(samples, sample_rate) -> np.ndarray`` of ids; ``model``
+    is the Bark model's name or directory (a plugin may pick a matching tokenizer, e.g. a tiny one for the tiny
+    model). With several installed, ``BARK_OMNI_SEMANTIC_TOKENIZER`` names one; else the highest ``priority``."""
+
+    name: str
+    load: Callable[..., Callable[..., Any]]
+    priority: int = 0
+    description: str = ""
+    package: str = ""
+
+
+@dataclass(frozen=True)
 class Verdict:
     """A guardrail's answer about a request. ``span`` is (start, end) in ``field``'s text."""
 
@@ -213,6 +291,11 @@ class GenerationResult:
         from .files import save_generation
 
         return save_generation(Path(path), self, request=request, host=host)
+
+    @property
+    def routes(self) -> list[dict[str, Any]]:
+        """The training-free routes that shaped this generation (modality, route, what it did, details)."""
+        return list(self.extras.get("routes", []))
 
     @property
     def full_generation(self) -> dict[str, np.ndarray]:

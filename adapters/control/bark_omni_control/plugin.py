@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from bark_omni import AdapterSpec, ControlKind, hookimpl
+from bark_omni.specs import ControlCue, Route
 
 from . import ADAPTER_KIND, ADAPTER_VERSION
 from .events import BUILTIN_KINDS
@@ -29,3 +30,24 @@ def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
 def register_control_kinds(register: Callable[[ControlKind], None]) -> None:
     for kind in BUILTIN_KINDS.values():
         register(kind)
+
+
+def _control_route(call: Any) -> Any:
+    from .cues import control_route
+
+    return control_route(call)
+
+
+@hookimpl
+def register_routes(register: Callable[[Route], None]) -> None:
+    register(Route(name="control-cues", modality="control_events", apply=_control_route, order=60,
+                   package="bark-omni-control",
+                   description="events -> Bark's own cues ([laughs], [sighs], ..., ♪, CAPITALS) at the nearest word"))
+
+
+@hookimpl
+def register_control_cues(register: Callable[[ControlCue], None]) -> None:
+    from .cues import BUILTIN_CUES
+
+    for cue in BUILTIN_CUES:
+        register(cue)

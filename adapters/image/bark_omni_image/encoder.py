@@ -55,6 +55,12 @@ def cached_checkpoint(name: str, pretrained: str) -> Path | None:
 
 
 def build_encoder(name: str, pretrained: str | None, device: str) -> VisionEncoder:
+    model, preprocess = build_clip(name, pretrained)
+    return vision_encoder(model, preprocess, device)
+
+
+def build_clip(name: str, pretrained: str | None) -> tuple[Any, dict[str, Any]]:
+    """The whole frozen CLIP (vision and text towers, on the CPU) and its preprocessing config."""
     import open_clip
     import torch
 
@@ -77,6 +83,12 @@ def build_encoder(name: str, pretrained: str | None, device: str) -> VisionEncod
         model = open_clip.create_model(name)
         model.load_state_dict(_read_state_dict(path))
         preprocess = open_clip.get_pretrained_cfg(name, pretrained)
+    return model.eval().requires_grad_(False), preprocess
+
+
+def vision_encoder(model: Any, preprocess: dict[str, Any], device: str) -> VisionEncoder:
+    import open_clip
+
     visual = model.visual.to(device).eval().requires_grad_(False)
     token_dim = getattr(visual, "transformer", None) and visual.transformer.width
     if token_dim:

@@ -122,6 +122,7 @@ def build_manifest(audio_path: Path, request: Any, result: Any, file_sha256: str
                     "longform": _json_safe(request.longform.as_dict()) if getattr(request, "longform", None) else None},
         "segments": _json_safe(extras.get("segments")),  # long-form: each segment's text, seed, samples, token hashes
         "inputs": inputs,
+        "routes": _json_safe(extras.get("routes") or []),  # training-free routes: modality, route, what it did
         "model": {"name": request.model, "fingerprint": result.model_fingerprint},
         "decoder": {"name": request.decoder, "sample_rate": result.sample_rate,
                     "options": _json_safe(extras.get("decoder_options") or {})},

@@ -21,6 +21,12 @@ def shorten(value: Any, limit: int = SHORT) -> str:
     return text[: max(limit - 3, 1)] + "..." + size
 
 
+def short_path(path: Any, limit: int = 70) -> str:
+    """A path for a one-line message: its end (the file name) kept, the start cut when it is long."""
+    text = str(path)
+    return text if len(text) <= limit else "..." + text[-(limit - 3):]
+
+
 class BarkOmniError(Exception):
     """Base class: anything bark-omni raises on purpose."""
 

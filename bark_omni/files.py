@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import InvalidInputError, OutputError, PluginWarning, shorten
+from .errors import InvalidInputError, OutputError, PluginWarning, short_path, shorten
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
@@ -176,12 +176,6 @@ def _out_of_space(path: Path, exc: OSError) -> OutputError:
         exc.errno, "out of disk space")
     return OutputError(f"{why} writing {short_path(path)}; nothing was written: free some space or write to "
                        "another folder")
-
-
-def short_path(path: Path | str, limit: int = 70) -> str:
-    """A path for a one-line message: its end (the file name) kept, the start cut when it is long."""
-    text = str(path)
-    return text if len(text) <= limit else "..." + text[-(limit - 3):]
 
 
 @contextmanager

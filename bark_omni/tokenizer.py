@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .constants import TEXT_ENCODING_OFFSET, TEXT_PAD_TOKEN
-from .errors import CheckpointError, ModelNotFoundError
+from .errors import CheckpointError, ModelNotFoundError, short_path
 
 BERT_NAME = "bert-base-multilingual-cased"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
@@ -41,15 +41,16 @@ def load_tokenizer(directory: Path) -> Any:
     Raises ``CheckpointError`` for a tokenizer that cannot be Bark's and ``ModelNotFoundError`` when there is none."""
     folder = tokenizer_folder(directory)
     if folder is not None:
-        return check_tokenizer(_from_folder(folder), str(folder))
+        name = next(name for name in TOKENIZER_FILES if (folder / name).is_file())
+        return check_tokenizer(_from_folder(folder), short_path(folder / name, 70))
     cached = hub_tokenizer_snapshot()
     if cached is None:
         cached = _download_tokenizer()
     if cached is None:
         raise ModelNotFoundError(
-            f"no tokenizer: put {BERT_NAME}'s vocab.txt in {directory}, or run `bark-omni download bark` once online"
+            f"no tokenizer: put {BERT_NAME}'s vocab.txt in {short_path(directory, 60)}, or run `bark-omni download bark` once online"
         )
-    return check_tokenizer(_from_folder(cached), f"{BERT_NAME} in the Hugging Face cache ({cached})")
+    return check_tokenizer(_from_folder(cached), f"{BERT_NAME} in the Hugging Face cache")
 
 
 def _from_folder(folder: Path) -> Any:
@@ -61,7 +62,7 @@ def _from_folder(folder: Path) -> Any:
         return BertTokenizer.from_pretrained(str(folder), local_files_only=True, **options)
     except (OSError, ValueError, UnicodeDecodeError, TypeError) as exc:
         kind = type(exc).__name__
-        raise CheckpointError(f"the tokenizer in {folder} cannot be read ({kind}); replace it with {BERT_NAME}'s "
+        raise CheckpointError(f"the tokenizer in {short_path(folder, 60)} cannot be read ({kind}); replace it with {BERT_NAME}'s "
                               "vocab.txt or tokenizer.json") from None
 
 
@@ -69,13 +70,13 @@ def check_tokenizer(tokenizer: Any, source: str) -> Any:
     """Refuse a tokenizer whose vocabulary cannot be Bark's: too small to spell text, too large for Bark's text ids,
     or turning plain words into ``[UNK]``."""
     size = len(tokenizer)
-    fix = f"replace it with {BERT_NAME}'s vocab.txt (or `bark-omni download bark`)"
+    fix = f"use {BERT_NAME}'s vocab.txt"
     if not MIN_VOCAB <= size <= MAX_VOCAB:
-        raise CheckpointError(f"the tokenizer from {source} has {size} tokens, implausible for Bark "
-                              f"(expected {MIN_VOCAB} to {MAX_VOCAB}); {fix}")
+        raise CheckpointError(f"the tokenizer in {source} has {size} tokens, implausible for Bark "
+                              f"({MIN_VOCAB}-{MAX_VOCAB}); {fix}")
     ids = tokenizer.encode(PROBE_TEXT, add_special_tokens=False)
     if not ids or tokenizer.unk_token_id in ids:
-        raise CheckpointError(f"the tokenizer from {source} cannot spell plain text (it gives [UNK]); {fix}")
+        raise CheckpointError(f"the tokenizer in {source} cannot spell plain text (it gives [UNK]); {fix}")
     return tokenizer
 
 

@@ -41,7 +41,7 @@ def test_implausible_vocabulary_is_refused(tmp_path, lines):
     with pytest.raises(CheckpointError) as info:
         load_tokenizer(tmp_path)
     message = str(info.value)
-    assert str(tmp_path) in message and "vocab.txt" in message and "\n" not in message and len(message) < 300
+    assert f"{tmp_path.name}/vocab.txt" in message and "\n" not in message and len(message) <= 200
 
 
 def test_oversized_vocabulary_is_refused(tmp_path):

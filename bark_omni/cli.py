@@ -22,6 +22,7 @@ from .options import DEFAULT_COARSE, DEFAULT_SEMANTIC
 app = typer.Typer(
     name="bark-omni", help="Generate audio with Bark from text and more.", no_args_is_help=True,
     add_completion=True, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich's help renderer (markdown, tables) costs most of a second to import
 )
 plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from bark_omni.constants import SAMPLE_RATE
 from bark_omni.hookspecs import hookimpl
 from bark_omni.specs import DecoderSpec
+
+if TYPE_CHECKING:  # pragma: no cover - numpy is not imported at CLI start-up
+    import numpy as np
 
 
 def load_encodec_decoder(models: Any, options: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:

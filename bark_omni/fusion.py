@@ -300,7 +300,8 @@ class FusionModel(nn.Module):
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
                    routing: str = "gated") -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``."""
-        modalities = tuple(dict.fromkeys(modalities))  # the caller's order: it fixes the weights' layout
+        rank = {spec.modality: (spec.rank, spec.modality) for spec in host.adapters.values()}
+        modalities = tuple(sorted(dict.fromkeys(modalities), key=lambda m: rank.get(m, (float("inf"), m))))
         if not modalities:
             raise InvalidInputError(f"choose at least one modality of {', '.join(host.modalities)}")
         text_cfg, coarse_cfg = models.text.config, models.coarse.config

@@ -30,7 +30,8 @@ class ModalityBundle:
         from .validate import check_priorities
 
         if inputs is not None and not isinstance(inputs, Mapping):
-            raise InvalidInputError(f"modality inputs must be a dict of modality name -> value, got {type(inputs).__name__}")
+            raise InvalidInputError(f"modality inputs must be a dict of modality name -> value, "
+                                    f"got {type(inputs).__name__}")
         merged = {**dict(inputs or {}), **named}
         bad = [name for name in merged if not (isinstance(name, str) and name.isidentifier())]
         if bad:

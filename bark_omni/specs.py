@@ -87,8 +87,9 @@ class DecoderSpec:
 class AdapterSpec:
     """A modality adapter. ``modality`` names the input it consumes (registering the adapter is what makes the
     modality exist: ``ModalityBundle(**{modality: value})``); ``aliases`` are short names the CLI accepts
-    (``--modalities``, ``--priority``). ``build(models, d_ctx=, config=)`` returns the trainable adapter module
-    (see the fusion module for its interface)."""
+    (``--modalities``, ``--priority``); ``rank`` places the modality in a fusion block's layout (lower first, then
+    by name), so saved weights do not depend on the order a user lists modalities in. ``build(models, d_ctx=,
+    config=)`` returns the trainable adapter module (see the fusion module for its interface)."""
 
     name: str
     modality: str
@@ -97,6 +98,7 @@ class AdapterSpec:
     description: str = ""
     package: str = ""
     aliases: tuple[str, ...] = ()
+    rank: int = 100
 
 
 @dataclass(frozen=True)

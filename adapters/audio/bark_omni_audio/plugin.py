@@ -20,7 +20,7 @@ def build(models: Any, d_ctx: int, config: dict[str, Any]) -> Any:
 def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
     register(AdapterSpec(
         name=ADAPTER_KIND, modality="reference_audio", build=build, version=ADAPTER_VERSION, package="bark-omni-audio",
-        aliases=("audio",),
+        aliases=("audio",), rank=20,
         description="reference recording through Bark's frozen EnCodec encoder + a trainable projection",
     ))
 

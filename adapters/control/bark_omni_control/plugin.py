@@ -21,7 +21,7 @@ def build(models: Any, d_ctx: int, config: dict[str, Any]) -> Any:
 def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
     register(AdapterSpec(
         name=ADAPTER_KIND, modality="control_events", build=build, version=ADAPTER_VERSION, package="bark-omni-control",
-        aliases=("control",),
+        aliases=("control",), rank=40,
         description="timed control events (beats, phoneme hints, sfx triggers) placed on the semantic timeline",
     ))
 

@@ -19,7 +19,7 @@ def build(models: Any, d_ctx: int, config: dict[str, Any]) -> Any:
 @hookimpl
 def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
     register(AdapterSpec(
-        name=ADAPTER_KIND, modality="image", build=build, version=ADAPTER_VERSION, package="bark-omni-image",
+        name=ADAPTER_KIND, modality="image", build=build, version=ADAPTER_VERSION, package="bark-omni-image", rank=30,
         description="image through a frozen open_clip vision encoder + a trainable projection",
     ))
 

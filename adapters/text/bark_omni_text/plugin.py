@@ -20,7 +20,7 @@ def build(models: Any, d_ctx: int, config: dict[str, Any]) -> Any:
 def register_adapters(register: Callable[[AdapterSpec], None]) -> None:
     register(AdapterSpec(
         name=ADAPTER_KIND, modality="style_text", build=build, version=ADAPTER_VERSION, package="bark-omni-text",
-        aliases=("text", "style"),
+        aliases=("text", "style"), rank=10,
         description="style or instruction text through Bark's frozen text embeddings + a trainable projection",
     ))
 

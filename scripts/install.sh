@@ -4,30 +4,19 @@
 # system tools are optional, reported with the command that installs them, and never fail the install.
 #   PYTHON=python3.12 bash scripts/install.sh     # the interpreter for a new .venv (default: python3)
 #   BARK_OMNI_SYSTEM_TOOLS=0                      # as root, do not apt-get the optional tools either
-#   BARK_OMNI_CPU_ONLY=1                          # leave out the NVIDIA libraries and triton (about 3.5 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
     .venv/bin/pip install -q --upgrade pip
 fi
-# CPU only: PyPI's Linux torch wheels are CUDA builds that run on the CPU without their NVIDIA libraries and triton,
-# so torch, torchaudio and torchvision go in without dependencies, then torch's own pure-Python ones.
-# pip would report torch's absent CUDA dependencies after every step: expected here, so not reported.
-cpu_only=()
-if [ "${BARK_OMNI_CPU_ONLY:-0}" = 1 ]; then
-    cpu_only=(--no-warn-conflicts)
-    .venv/bin/pip install -q --no-deps -c constraints.txt torch torchaudio torchvision
-    .venv/bin/pip install -q "${cpu_only[@]}" -c constraints.txt filelock typing-extensions sympy networkx jinja2 \
-        fsspec pillow numpy
-fi
 # The build backend first (bounded in constraints.txt), so the editable installs below build with it, offline,
 # without an isolated build environment per distribution.
-.venv/bin/pip install -q "${cpu_only[@]+"${cpu_only[@]}"}" -c constraints.txt setuptools
+.venv/bin/pip install -q -c constraints.txt setuptools
 # setuptools says "Editable installation. Please be careful with folders ... the same name as your package" once
 # per editable distribution (a notice, not a problem: each package folder IS the package); it is filtered here.
 PYTHONWARNINGS="ignore:Editable installation" \
-    .venv/bin/pip install -q "${cpu_only[@]+"${cpu_only[@]}"}" --no-build-isolation -c constraints.txt -r requirements/local.txt
+    .venv/bin/pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
 
 # --- bark-omni-mbd (plugins/mbd): audiocraft for the MultiBandDiffusion decoder -----------------------------------
 # audiocraft 1.3.0 pins torch==2.1.0, torchaudio<2.1.2, xformers<0.0.23, av==11 and more, which conflict with the
@@ -38,15 +27,6 @@ if ! .venv/bin/python -c "import audiocraft.models.multibanddiffusion" >/dev/nul
     .venv/bin/pip install -q --no-deps -c constraints.txt audiocraft==1.3.0 xformers==0.0.35
     .venv/bin/pip install -q --no-warn-conflicts -c constraints.txt julius flashy "omegaconf<2.4" hydra-core hydra_colorlog num2words \
         "antlr4-python3-runtime==4.9.3" spacy librosa dora-search torchmetrics colorlog av soundfile
-fi
-
-# CPU only: remove the GPU libraries that a dependency's resolution brought in anyway (pip check will name them).
-if [ "${BARK_OMNI_CPU_ONLY:-0}" = 1 ]; then
-    gpu=$(.venv/bin/pip list --format=freeze 2>/dev/null | grep -iE '^(nvidia-[a-z0-9-]*|triton|cuda-[a-z-]*)==' | cut -d= -f1 || true)
-    # shellcheck disable=SC2086  # one argument per package
-    if [ -n "$gpu" ]; then .venv/bin/pip uninstall -q -y $gpu; fi
-    .venv/bin/python -c "import torch, torchaudio; torch.zeros(1).sum()" \
-        || { echo "install.sh: torch does not import without its CUDA libraries here; run without BARK_OMNI_CPU_ONLY" >&2; exit 1; }
 fi
 
 # --- optional system tools ---------------------------------------------------------------------------------------

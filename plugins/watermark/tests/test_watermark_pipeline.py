@@ -92,3 +92,18 @@ def _generate(host, model_dir):
     return audio, capture.result
 
 
+
+
+def test_a_failing_watermarker_registration_fails_closed():
+    from bark_omni.errors import BarkOmniError
+
+    class Broken:
+        @bark_omni.hookimpl
+        def register_watermarkers(self, register):
+            raise RuntimeError("boom")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        host = bark_omni.Host([plugin, Broken()], entry_points=False)
+    with pytest.raises(BarkOmniError, match="register_watermarkers"):
+        host.watermarker()  # not skipped with a warning: no output may go out unmarked because of it

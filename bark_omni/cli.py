@@ -107,6 +107,7 @@ def generate(
     stable_mode_interval: Optional[int] = typer.Option(None, "--stable-mode-interval", help="Long text: 0 carries the voice over, 1 restarts from the base voice, N every N segments."),
     save_prompt: Optional[Path] = typer.Option(None, "--save-prompt", help="Also save the full generation as a voice prompt (.npz)."),
     inputs: Optional[list[str]] = typer.Option(None, "--input", help="MODALITY=VALUE for any installed modality (a third party's too), repeatable."),
+    speed: str = typer.Option("exact", "--speed", help="exact (Bark's tokens), fast (int8 / bf16, fine stage on the real length) or fastest (also no fine stage: a preview)."),
 ) -> None:
     """Generate speech (or sound) and write it to a WAV file (watermarked, with a provenance manifest beside it)."""
     import secrets
@@ -123,7 +124,7 @@ def generate(
     if seed is None:  # a drawn seed keeps every run replayable from its manifest
         seed = secrets.randbelow(2**31)
     options = GenerationOptions.from_kwargs(text_temp=text_temp, waveform_temp=waveform_temp,
-                                            max_gen_duration_s=max_duration,
+                                            max_gen_duration_s=max_duration, speed=speed,
                                             **({"min_eos_p": min_eos_p} if min_eos_p is not None else {}))
     longform = LongFormOptions(max_words=max_words, silence_s=silence, crossfade_s=crossfade,
                                stable_mode_interval=stable_mode_interval)
@@ -213,16 +214,37 @@ def _generation_host(no_guardrails: bool, no_watermark: bool, no_manifest: bool)
 
     from .host import Host, default_host
 
-    block = [name for name, off in (("guardrails", no_guardrails), ("watermark", no_watermark),
-                                    ("provenance", no_manifest)) if off]
+    host = default_host()
+    block: list[str] = []
+    for what, off, role in (("guardrails", no_guardrails, _guards), ("watermark", no_watermark, _marks),
+                            ("manifest", no_manifest, _writes_sidecars)):
+        found = [name for name in host.plugins if off and role(host, name)]  # plugins say what they are by what they do
+        block += found
+        if found and what != "manifest":
+            err(f"warning: {what} switched off by --no-{what} ({', '.join(found)}); see docs/responsible-use.md")
     if not block:
-        return default_host()
-    for name in block:
-        if name != "provenance":
-            err(f"warning: {name} switched off by --no-{name}; see docs/responsible-use.md")
+        return host
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the line above already said it
         return Host(block=block)
+
+
+def _implements(host: Any, name: str, hook: str) -> bool:
+    return hook in host.plugins[name].hooks
+
+
+def _guards(host: Any, name: str) -> bool:
+    """A guardrail plugin: it checks requests (``check_request``) or registers guardrails."""
+    return _implements(host, name, "check_request") or _implements(host, name, "register_guardrails")
+
+
+def _marks(host: Any, name: str) -> bool:
+    return _implements(host, name, "register_watermarkers")
+
+
+def _writes_sidecars(host: Any, name: str) -> bool:
+    """A plugin that keeps files beside saved audio (the provenance manifest)."""
+    return _implements(host, name, "sidecar_files")
 
 
 @plugins_app.command("list")

@@ -90,3 +90,17 @@ def make_client(serve_host):
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_server(serve_host):
+    """``make_server(delay_s, **config) -> (ServerThread, engine)``: the app on a free loopback port."""
+    from bark_omni_serve.app import create_app
+    from bark_omni_serve.server import ServerThread
+
+    def make(delay_s: float = 0.0, **config):
+        config.setdefault("model", "tiny")
+        engine = ToneEngine(ServeConfig(**config), serve_host, delay_s)
+        return ServerThread(create_app(engine.config, engine)), engine
+
+    return make

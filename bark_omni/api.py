@@ -9,6 +9,7 @@ fine -> decoder -> ``postprocess_audio`` -> watermark (``seal_audio``, always la
 from __future__ import annotations
 
 import dataclasses
+import functools
 import difflib
 import os
 import time
@@ -217,6 +218,7 @@ def run_batch(
 
     from . import loop as gen
     from .models import load_models
+    from .speed import speed_preset, stage_models
 
     _check_call(requests, device, decoder_options, adapters, progress)
     first = requests[0]
@@ -237,6 +239,8 @@ def run_batch(
     prompts = routed.prompts(prompts, lambda value: load_history_prompt(value, host))
     bundles = routed.bundles
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
+    preset = speed_preset(first.options.speed)
+    stages = stage_models(models, preset)  # exact: the loaded modules themselves
     semantic_options, coarse_options, fine_options = first.options.semantic, first.options.coarse, first.options.fine
     generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
                   for r in requests]
@@ -249,7 +253,7 @@ def run_batch(
     t0 = time.perf_counter()
     texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in routed.requests]
     semantic = gen.generate_semantic_batch(
-        models.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
+        stages.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
         **_fields(semantic_options), generators=generators,
         conditioning=conditioning.for_stage("semantic") if conditioning else None, progress=progress,
     )
@@ -261,12 +265,17 @@ def run_batch(
     histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], coarse_options.max_coarse_history)
                  if prompt else None for prompt in prompts]
     coarse = gen.generate_coarse_batch(
-        models.coarse, semantic, histories, **_fields(coarse_options), generators=generators,
+        stages.coarse, semantic, histories, **_fields(coarse_options), generators=generators,
         conditioning=conditioning.for_stage("coarse") if conditioning else None, progress=progress,
     )
     t2 = time.perf_counter()
-    fine = gen.generate_fine_batch(models.fine, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
-                                   **_fields(fine_options), generators=generators, progress=progress)
+    if preset.skip_fine:  # a preview: the 2 coarse codebooks go to EnCodec at 1.5 kbps
+        fine = coarse
+        decode = functools.partial(gen.codec_decode, models.codec)
+    else:
+        fine = gen.generate_fine_batch(stages.fine, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
+                                       **_fields(fine_options), generators=generators, progress=progress,
+                                       pad_window=not preset.fine_real_length)
     t3 = time.perf_counter()
     results = []
     for request, routes, row_semantic, row_coarse, row_fine in zip(requests, routed.records, semantic, coarse, fine):
@@ -289,6 +298,7 @@ def run_batch(
         )
         if mark is not None:
             result.extras["watermark"] = mark
+        result.extras.update(speed=preset.name, weights=stages.weights)
         if routes:
             result.extras["routes"] = routes
         result.extras.update(decoder_options=dict(decoder_options or {}), device=device,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
     import typer
 
-    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, PromptSource, Verdict, WatermarkerSpec, ControlCue, Route, SceneSound, SemanticTokenizerSpec
+    from .specs import AdapterSpec, ControlKind, DecoderSpec, GenerationRequest, GenerationResult, MetricSpec, ModelFormat, PromptSource, Verdict, WatermarkerSpec, ControlCue, Route, SceneSound, SemanticTokenizerSpec, GuardrailSpec
 
 PROJECT = "bark_omni"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -73,6 +73,12 @@ def register_prompt_sources(register: Callable[[PromptSource], None]) -> None:
 @hookspec
 def register_metrics(register: Callable[[MetricSpec], None]) -> None:
     """Register evaluation metrics for ``bark-omni eval`` (WER, speaker similarity, FAD, ...)."""
+
+
+@hookspec
+def register_guardrails(register: Callable[[GuardrailSpec], None]) -> None:
+    """Register request checks (``GuardrailSpec``: name, ``check(request) -> Verdict | None``), e.g. a text
+    classifier; they run with ``check_request`` before any generation, and any refusal blocks the request."""
 
 
 @hookspec

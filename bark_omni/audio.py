@@ -20,7 +20,7 @@ from .errors import InvalidInputError, short_path, shorten
 
 MIN_RATE, MAX_RATE = 1000, 768_000
 MAX_CHANNELS = 64
-AUDIO_FORMATS = "WAV, FLAC, OGG or MP3"
+PASS_AUDIO = "pass an audio file (WAV, FLAC, OGG, MP3)"
 
 
 def read_audio(source: Any, *, what: str = "audio") -> tuple[np.ndarray, int]:
@@ -46,12 +46,12 @@ def read_file(path: Path, *, what: str = "audio") -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     if not path.is_file():
-        raise InvalidInputError(f"{what} file {short_path(path)} does not exist; pass a {AUDIO_FORMATS} file")
+        raise InvalidInputError(f"{what} file {short_path(path)} does not exist; {PASS_AUDIO}")
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports every decoding failure through its own error types
         reason = shorten(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 80)
-        raise InvalidInputError(f"cannot read {what} {short_path(path)} ({reason}); pass a {AUDIO_FORMATS} file") from None
+        raise InvalidInputError(f"cannot read {what} {short_path(path)} ({reason}); {PASS_AUDIO}") from None
     if samples.size == 0:
         raise InvalidInputError(f"{what} file {short_path(path)} holds no samples; pass a recording")
     return samples, int(rate)

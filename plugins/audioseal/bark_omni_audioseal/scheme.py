@@ -7,10 +7,10 @@ it is not a p-value: bench/watermark_robustness.py measures its false-positive r
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from bark_omni.audio import resample
 
 from .models import NBITS, SAMPLE_RATE, AudioSealModels
 
@@ -18,12 +18,7 @@ SCHEME = "audioseal-16bits"
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
-    if sr == target:
-        return x
-    from scipy.signal import resample_poly
-
-    g = math.gcd(sr, target)
-    return resample_poly(x, target // g, sr // g)
+    return resample(x, sr, target, np.float64)
 
 
 def _no_compile() -> object:

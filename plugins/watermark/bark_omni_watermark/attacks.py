@@ -11,15 +11,13 @@ import math
 from typing import Callable
 
 import numpy as np
+from bark_omni.audio import resample
 
 Attack = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    g = math.gcd(sr, target)
-    return resample_poly(x, target // g, sr // g)
+    return resample(x, sr, target, np.float64)
 
 
 def _fit(y: np.ndarray, n: int) -> np.ndarray:
@@ -90,11 +88,7 @@ def speed(factor: float) -> Attack:
     """Play ``factor`` times faster (pitch and tempo together, like sox ``speed``)."""
 
     def change(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
-        from scipy.signal import resample_poly
-
-        up, down = 1000, int(round(1000 * factor))
-        g = math.gcd(up, down)
-        return resample_poly(x, up // g, down // g)
+        return resample(x, int(round(1000 * factor)), 1000, np.float64)
 
     return change
 

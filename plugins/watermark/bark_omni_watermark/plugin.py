@@ -83,17 +83,10 @@ def _embed_quietly(audio: Any, sr: int, payload: int, key: bytes) -> Any:
 
 
 def _read_audio(path: Path) -> tuple[Any, int]:
-    import soundfile as sf
+    from bark_omni.audio import read_audio
 
-    from bark_omni.errors import InvalidInputError
-
-    if not path.is_file():
-        raise InvalidInputError(f"{path} does not exist; pass an audio file (WAV, FLAC, OGG, MP3)")
-    try:
-        audio, sr = sf.read(path, dtype="float64", always_2d=False)
-    except Exception as exc:  # soundfile raises several types for unreadable files
-        raise InvalidInputError(f"cannot read {path} as audio ({exc}); pass a WAV, FLAC, OGG or MP3 file") from None
-    return audio, int(sr)
+    audio, sr = read_audio(path)
+    return audio.astype("float64"), sr
 
 
 @hookimpl

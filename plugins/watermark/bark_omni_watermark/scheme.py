@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
+from bark_omni.audio import resample
 
 from .keys import key_id, keyed_rng
 
@@ -226,12 +227,7 @@ def scale_grid(duration_s: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
-    if sr == target:
-        return x
-    from scipy.signal import resample_poly
-
-    g = math.gcd(sr, target)
-    return resample_poly(x, target // g, sr // g)
+    return resample(x, sr, target, np.float64)
 
 
 def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:

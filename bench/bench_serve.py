@@ -96,6 +96,8 @@ def run_all(args) -> list[dict]:
 
     host = Host()
     modes = [("batched", True, False), ("unbatched", False, False)] + ([("stream", False, True)] if args.stream else [])
+    if args.reverse:  # who goes first within a level, to see the order's effect under a shared background load
+        modes.reverse()
     out = []
     with ExitStack() as stack:
         servers = {}
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--max-duration-s", type=float, default=0.3)
     parser.add_argument("--batch-wait-ms", type=float, default=20.0)
     parser.add_argument("--stream", action="store_true", help="also measure streamed (unbatched) responses")
+    parser.add_argument("--reverse", action="store_true", help="run the modes in reverse order within each level")
     parser.add_argument("--time-limit-s", type=float, default=900.0)
     args = parser.parse_args()
     args.deadline = time.monotonic() + args.time_limit_s

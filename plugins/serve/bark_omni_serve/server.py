@@ -40,7 +40,7 @@ class ServerThread:
 
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=5))
+                                                    timeout_graceful_shutdown=30))
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="bark-omni-serve")
         self.timeout_s = timeout_s

@@ -104,3 +104,36 @@ class _Job:
     def __init__(self, i: int) -> None:
         self.batch_key = ("same",)
         self.i = i
+
+
+def test_stopping_the_server_finishes_the_running_request(make_server):
+    """uvicorn's graceful shutdown: a request in progress when the server is told to stop still gets its answer."""
+    server, engine = make_server(1.0)
+    with server as url:
+        async def scenario():
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                running = asyncio.create_task(client.post("/v1/audio/speech", json={"input": "Last one.", "seed": 1}))
+                await asyncio.sleep(0.4)
+                server.server.should_exit = True  # what SIGTERM does
+                return await running
+        answer = asyncio.run(scenario())
+    assert answer.status_code == 200 and answer.headers["x-bark-omni-manifest-id"]
+    assert engine.batches == [1]
+
+
+def test_slow_requests_time_out_with_504(make_server):
+    server, engine = make_server(1.5, request_timeout_s=0.3)
+    with server as url:
+        r = httpx.post(f"{url}/v1/audio/speech", json={"input": "Slow."}, timeout=30)
+    assert r.status_code == 504 and r.json()["error"]["type"] == "timeout_error"
+
+
+def test_stream_stops_when_the_client_leaves(make_server):
+    server, engine = make_server(3.0)
+    with server as url:
+        with httpx.stream("POST", f"{url}/v1/audio/speech", json={"input": "Long.", "stream": True}, timeout=30) as r:
+            assert r.status_code == 200
+            next(r.iter_bytes())  # the first chunk, then hang up
+        batcher = server.server.config.app.state.batcher
+        time.sleep(2.5)
+        assert not batcher.inflight  # the producer saw the cancel flag and stopped before its last chunk

@@ -60,6 +60,7 @@ GENERATE_CASES = [
     ("text-absurdly-long", lambda d: ["--text", "word " * 20_001], "split it"),
     ("reference-audio-missing", lambda d: ["--text", "hi", "--reference-audio", str(d / "none.wav")], "does not exist"),
     ("decoder-unknown", lambda d: ["--text", "hi", "--decoder", "nope"], "no decoder named"),
+    ("speed-unknown", lambda d: ["--text", "hi", "--speed", "warp"], "speed must be one of exact, fast, fastest"),
 ]
 
 

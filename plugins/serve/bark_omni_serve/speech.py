@@ -197,6 +197,10 @@ def parse_speech(body: Mapping[str, Any], config: ServeConfig, host: Any, files:
     decoder_options = body.get("decoder_options") or {}
     if not isinstance(decoder_options, dict):
         raise InvalidInputError("decoder_options must be a JSON object such as {\"steps\": 10}")
+    for key, value in decoder_options.items():  # numbers only: a string could name a file (e.g. Vocos' weights)
+        if not isinstance(value, (int, float)) or len(str(key)) > 40:
+            raise InvalidInputError(f"decoder_options.{shorten(key, 40)} must be a number here (this server never "
+                                    "takes a path or name from a request); e.g. {\"steps\": 10}")
     decoder = body.get("decoder") or "encodec"
     if decoder not in host.decoders:
         raise InvalidInputError(f"decoder {shorten(decoder, 40)} is not installed here; installed: {', '.join(sorted(host.decoders))}")

@@ -80,6 +80,7 @@ BAD = [
     ({"input": "Hi.", "text_temp": -1}, 400, "text_temp"),
     ({"input": "Hi.", "max_gen_duration_s": 999}, 400, "over this server's limit"),
     ({"input": "Hi.", "decoder": "nope"}, 400, "not installed"),
+    ({"input": "Hi.", "decoder_options": {"weights": "/etc/passwd"}}, 400, "never takes a path"),
     ({"inpt": "Hi."}, 400, "did you mean input"),
     ({"input": "I know where you live."}, 400, "request blocked by guardrails"),
     ({"input": "Hi.", "style_text": "in the voice of the president"}, 400, "request blocked"),

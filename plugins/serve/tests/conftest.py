@@ -21,6 +21,7 @@ class ToneEngine(Engine):
     def __init__(self, config, host, delay_s: float = 0.0):
         super().__init__(config, host)
         self.delay_s = delay_s
+        self.seconds = 0.5
         self.batches: list[int] = []
 
     def model_fingerprint(self) -> str:
@@ -28,7 +29,7 @@ class ToneEngine(Engine):
 
     def _audio(self, request) -> np.ndarray:
         rng = np.random.default_rng(request.seed if request.seed is not None else 0)
-        return (0.1 * rng.standard_normal(RATE // 2)).astype(np.float32)
+        return (0.1 * rng.standard_normal(int(RATE * self.seconds))).astype(np.float32)
 
     def generate(self, jobs):
         from bark_omni.api import safety_notes, seal_audio

@@ -32,6 +32,19 @@ def test_speech_wav_carries_watermark_and_manifest(make_client):
     assert manifest["safety"]["watermark"] is True and manifest["served"]["response_format"] == "wav"
 
 
+def test_served_audio_holds_the_detectable_mark(make_client):
+    from bark_omni_watermark import detect_watermark
+
+    client, engine = make_client()
+    engine.seconds = 6.0  # long enough for the detector (0.5 s is not; 2 s is not always)
+    r = client.post("/v1/audio/speech", json={"input": "Hello there.", "seed": 7})
+    audio, rate = sf.read(io.BytesIO(r.content), dtype="float32")
+    found = detect_watermark(audio, rate)
+    manifest = client.get(f"/v1/manifests/{r.headers['x-bark-omni-manifest-id']}").json()
+    assert found.detected and found.payload == manifest["watermark"]["payload"]
+    assert found.key_id == json.loads(r.headers["x-bark-omni-watermark"])["key_id"]
+
+
 def test_seed_and_voice_reach_the_request(make_client):
     client, engine = make_client()
     a = client.post("/v1/audio/speech", json={"input": "Hi.", "seed": 1, "voice": "v2/en_speaker_3"})

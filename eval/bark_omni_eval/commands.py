@@ -118,7 +118,27 @@ def metrics_validate(
     typer.echo(format_validation(run_validation(n_voices=voices, log=_err)))
 
 
+def voice_cloning_command(
+    reference: Path = typer.Argument(..., help="A recording of the voice to clone (WAV, FLAC...; 5-12 s work best)."),
+    text: str = typer.Option("I have been looking forward to telling you about it.", help="What every clip says."),
+    model: str = typer.Option("bark", "--model", "-m", help="'bark', 'bark-small', 'tiny' or a directory."),
+    seeds: int = typer.Option(3, help="Seeds per condition."),
+    max_seconds: float = typer.Option(6.0, help="Longest clip to generate (max_gen_duration_s)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+) -> None:
+    """Voice-cloning suite: speaker similarity to REFERENCE with the full prompt, the acoustic-only prompt and a
+    random preset (JSON on stdout)."""
+    import json
+
+    from .voice_cloning import voice_cloning
+
+    report = voice_cloning(str(reference), text, model=model, seeds=range(seeds), device=device,
+                           generation={"max_gen_duration_s": max_seconds})
+    typer.echo(json.dumps(report.summary(), indent=2))
+
+
 def add_commands(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+    app.command("voice-cloning")(voice_cloning_command)
     app.command("bench")(bench_command)
     app.add_typer(metrics_app, name="metrics")

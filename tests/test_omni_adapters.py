@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import bark_omni
+import bark_omni.options
 from bark_omni import loop as gen
-from bark_omni.errors import MissingPluginError
 from bark_omni.fusion import Conditioning, FusionModel, StageConditioning
 from bark_omni.modality import ModalityBundle
 
@@ -154,10 +154,13 @@ def test_priority_zero_skips_the_adapter_entirely(host, tiny_models, inputs, fre
     assert calls["image"] == 0 and calls["text"] >= 2
 
 
-def test_modality_without_weights_for_it_is_a_clear_error(host, tiny_models, inputs, tmp_path):
+def test_a_modality_the_adapters_lack_takes_its_training_free_route(host, tiny_models, inputs, tmp_path):
     FusionModel.initialise(host, tiny_models, ["style_text"]).save_pretrained(tmp_path)
-    with pytest.raises(MissingPluginError, match="no adapter weights for image"):
-        bark_omni.generate_audio("x", image=inputs["image"], adapters=tmp_path, model=tiny_models.source, host=host, silent=True)
+    request = bark_omni.build_request("x", modalities=ModalityBundle(image=inputs["image"], style_text="whispering"),
+                                      model=tiny_models.source, seed=0,
+                                      options=bark_omni.options.GenerationOptions.from_kwargs(max_gen_duration_s=0.2))
+    result = bark_omni.run(request, adapters=tmp_path, host=host, device="cpu")
+    assert [r["modality"] for r in result.routes] == ["image"], "style_text goes to its adapter, image to its route"
 
 
 def test_a_batch_with_different_modalities_per_row_matches_each_row_alone(host, tiny_models, inputs):

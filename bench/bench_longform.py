@@ -108,13 +108,14 @@ def bench_streaming(host, model: Path, segments: int, seconds: float, repeats: i
 
 
 OFFLOAD_SCRIPT = """
-import resource, sys, torch
+import sys, torch
 import bark_omni.generation as g
 torch.manual_seed(0)
 g.preload_models()
 s = g.generate_text_semantic("Hello there, this is a test.", max_gen_duration_s=float(sys.argv[1]), allow_early_stop=False, silent=True)
 a = g.codec_decode(g.generate_fine(g.generate_coarse(s, silent=True)))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this process's own peak: ru_maxrss would carry the parent's over fork/exec
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) // 1024)
 """
 
 

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .errors import InvalidInputError, OutputError, PluginWarning, short_path, shorten
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .host import Host
     from .specs import GenerationRequest, GenerationResult
 
 try:
@@ -317,22 +316,16 @@ def write_audio(path: Path, audio: Any, sample_rate: int) -> Path:
     return path
 
 
-def save_generation(path: Path, result: GenerationResult, *, request: GenerationRequest | None = None,
-                    host: Host | None = None) -> Path:
+def save_generation(path: Path, result: GenerationResult, *, host: Any, request: GenerationRequest | None = None) -> Path:
     """Write a generation's audio and the files plugins keep beside it (the provenance manifest, through the
-    ``sidecar_files`` hook) as one group, then fire ``audio_written``. The CLI's ``generate`` and
-    ``GenerationResult.save`` both come here. The manifest hashes the bytes written here."""
+    ``sidecar_files`` hook) as one group, then fire ``audio_written``, with ``host``'s plugins. The CLI's
+    ``generate`` and ``GenerationResult.save`` both come here (through ``Host.save_result``). The manifest hashes the bytes written here."""
     import warnings
 
     path = Path(path)
     request = request if request is not None else getattr(result, "request", None)
     if request is None:
         raise InvalidInputError("this result does not know its request; pass save(path, request=...)")
-    host = host or getattr(result, "host", None)
-    if host is None:
-        from .host import default_host
-
-        host = default_host()
     from .validate import check_output_path
 
     check_output_path(path)

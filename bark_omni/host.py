@@ -17,6 +17,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 import pluggy
@@ -174,6 +175,12 @@ class Host:
             note = f"the {name!r} safety plugin is switched off ({how})"
             self.safety_notes.append(note)
             warnings.warn(f"bark-omni: {note}; see docs/responsible-use.md", UserWarning, stacklevel=3)
+
+    def save_result(self, path: Path, result: Any, request: Any = None) -> Path:
+        """Write ``result``'s audio and the files this host's plugins keep beside it (``files.save_generation``)."""
+        from .files import save_generation
+
+        return save_generation(Path(path), result, request=request, host=self)
 
     def register(self, plugin: Any, name: str | None = None, info: PluginInfo | None = None) -> None:
         """Register a plugin object; its hooks must all exist (misspelt hooks are errors)."""

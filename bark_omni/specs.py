@@ -290,9 +290,12 @@ class GenerationResult:
     def save(self, path: str | Path, *, request: GenerationRequest | None = None, host: Any = None) -> Path:
         """Write the audio (WAV, FLAC or OGG by the suffix) and the files plugins keep beside it (the provenance
         manifest) together, exactly as ``bark-omni generate -o PATH`` does; returns the path."""
-        from .files import save_generation
+        host = host if host is not None else self.host
+        if host is None:
+            from .errors import InvalidInputError
 
-        return save_generation(Path(path), self, request=request, host=host)
+            raise InvalidInputError("this result does not know the host that made it; pass save(path, host=...)")
+        return host.save_result(Path(path), self, request=request)
 
     @property
     def routes(self) -> list[dict[str, Any]]:

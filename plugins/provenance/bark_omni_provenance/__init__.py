@@ -20,7 +20,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # importing the submodule ``replay`` bound its name to the module: the function wins
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -219,7 +219,7 @@ def train_quantizer(config: DistillConfig, out: str | Path, progress: Callable[[
     from bark_omni.models import default_device
     from bark_omni.models import resolve_model
 
-    from .plugin import load_tokenizer
+    from .loading import load_tokenizer
     from .quantizer import QuantizerHead, save_quantizer
 
     out = Path(out).expanduser()

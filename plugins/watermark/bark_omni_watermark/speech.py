@@ -43,7 +43,7 @@ def speak(text: str, voice: str = "en-us", words_per_minute: int = 160, pitch: i
     """``text`` spoken by espeak-ng, mono float64 at ``sample_rate``, peak-normalised to -6 dBFS."""
     import soundfile as sf
 
-    from .attacks import _resample
+    from bark_omni.audio import resample
 
     if not available():
         from bark_omni.errors import MissingPluginError
@@ -54,7 +54,7 @@ def speak(text: str, voice: str = "en-us", words_per_minute: int = 160, pitch: i
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch), "-w", str(path), text],
                        check=True, capture_output=True)
         audio, sr = sf.read(path, dtype="float64")
-    audio = _resample(audio, sr, sample_rate)
+    audio = resample(audio, sr, sample_rate, np.float64)
     return 0.5 * audio / max(np.abs(audio).max(), 1e-9)
 
 

@@ -22,7 +22,7 @@ def bark_omni_cache_dir() -> Path:
 
 
 def offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "BARK_OMNI_OFFLINE"))
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "BARK_OMNI_OFFLINE"))
 
 
 def suno_presets_dir() -> Path:

@@ -43,7 +43,7 @@ from .constants import (
     SEMANTIC_RATE_HZ,
     SEMANTIC_VOCAB_SIZE,
 )
-from .errors import PromptError
+from .errors import ModelNotFoundError, PromptError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
@@ -286,7 +286,14 @@ def prompt_from_audio(audio: str | os.PathLike[str] | np.ndarray, *, sample_rate
     codes = encode_audio(codec, resample(samples, sample_rate, SAMPLE_RATE))
     ids = np.zeros(0, dtype=np.int64)
     if spec is not None:
-        ids = semantic_tokens(samples, sample_rate, spec, host, os.fspath(model), device)
+        try:
+            ids = semantic_tokens(samples, sample_rate, spec, host, os.fspath(model), device)
+        except ModelNotFoundError as exc:
+            if semantic:  # asked for by name or semantic=True: its weights must be there
+                raise
+            warnings.warn(f"the semantic tokenizer has no weights here ({exc})", AcousticOnlyPromptWarning, stacklevel=2)
+            spec = None
+    if spec is not None:
         n = min(ids.size, int(codes.shape[1] / COARSE_FRAMES_PER_SEMANTIC))
         ids, codes = ids[:n], codes[:, : int(round(n * COARSE_FRAMES_PER_SEMANTIC))]
     prompt = {"semantic_prompt": ids, "coarse_prompt": codes[:N_COARSE_CODEBOOKS].copy(),

@@ -60,7 +60,6 @@ def safe_torch_load(path: str | Path, map_location: str | torch.device = "cpu", 
             "re-save just the tensors where you trust the file"
         ) from None
     except Exception as exc:  # a truncated or foreign file fails in many ways inside the unpickler
-        detail = str(exc).splitlines()[0] if str(exc) else ""
         raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {detail}); is the file complete and in the right format?"
+            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}); is the file complete and in the right format?"
         ) from None

@@ -92,7 +92,7 @@ def test_init_refuses_unknown_modalities(tmp_path):
 @pytest.mark.parametrize("options, message", [
     ({"priorities": ["text=loud"]}, "--priority takes MODALITY=WEIGHT"),
     ({"priorities": ["smell=1"]}, "unknown modality 'smell'"),
-    ({"priorities": ["image=-1"]}, "must be a number >= 0"),
+    ({"priorities": ["image=-1"]}, "must be a finite number >= 0"),
     ({"control": "broken"}, "is not valid JSON"),
     ({"control": "missing"}, "cannot read control events"),
 ])

@@ -53,7 +53,7 @@ def test_batched_logits_agree_with_batch_one_within_rounding(tiny_models, text_t
 
 
 def test_coarse_rows_with_different_lengths_and_voice_prompts_match_batch_one(tiny_models):
-    from bark_omni_compat.prompts import load_history_prompt
+    from bark_omni.prompts import load_history_prompt
 
     rng = np.random.default_rng(1)
     semantics = [rng.integers(0, 10_000, n) for n in (30, 75, 12, 50)]
@@ -96,10 +96,10 @@ def test_generate_batch_rows_equal_generate_audio(tiny_models):
 @pytest.mark.parametrize("rows, kwargs, message", [
     ([], {}, "non-empty list"),
     ("just a string", {}, "non-empty list"),
-    ([{"text": "hi", "colour": "red"}], {}, "unknown argument\\(s\\) colour"),
+    ([{"text": "hi", "colour": "red"}], {}, "unknown argument\\(s\\) 'colour'"),
     ([3], {}, "row 0 must be a text or a dict"),
     (["hi"], {"seed": 3}, "seed belong in each row"),
-    (["hi", {"text": "there", "seed": True}], {}, "seed must be a non-negative integer"),
+    (["hi", {"text": "there", "seed": True}], {}, "seed must be an integer in 0"),
 ])
 def test_generate_batch_bad_input_is_a_clear_error(rows, kwargs, message):
     with pytest.raises(InvalidInputError, match=message):

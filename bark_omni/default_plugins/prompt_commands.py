@@ -77,18 +77,20 @@ def prompt_from_audio_command(
     audio: Path = typer.Argument(..., help="A recording of the voice (WAV, FLAC, ...; a few seconds)."),
     output: Path = typer.Argument(..., help="Where to write the prompt (.npz)."),
     model: str = typer.Option("bark", help="Whose EnCodec to use: a model name or directory."),
+    semantic: bool = typer.Option(True, help="Fill the semantic part with the installed semantic tokenizer."),
 ) -> None:
-    """Make an acoustic-only voice prompt from a recording (EnCodec at 6 kbps; no semantic part)."""
+    """Make a voice prompt from a recording: EnCodec codes at 6 kbps (coarse, fine) and semantic tokens from the
+    installed semantic tokenizer (bark-omni-semantic); acoustic-only without one. Loads no GPT stage."""
     import warnings
 
     from bark_omni.prompts import AcousticOnlyPromptWarning, prompt_from_audio, save_prompt
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AcousticOnlyPromptWarning)
-        prompt = prompt_from_audio(audio, model=model)
+        prompt = prompt_from_audio(audio, model=model, semantic=None if semantic else False)
     save_prompt(prompt, output)
     frames = prompt["coarse_prompt"].shape[1]
-    _note(f"wrote {output} ({frames} frames, {frames / 75:.2f} s)")
+    _note(f"wrote {output} ({frames} frames, {frames / 75:.2f} s, {prompt['semantic_prompt'].size} semantic tokens)")
     for warning in caught:
         _note(f"warning: {warning.message}")
 

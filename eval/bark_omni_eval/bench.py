@@ -199,7 +199,7 @@ def fusion_conditioning(stack: Stack, n_context: int = FUSION_CONTEXT_TOKENS, se
     ``n_context`` random context tokens), built as ``bark_omni.fusion`` builds it for a generation."""
     import torch
 
-    from bark_omni.fusion import GatedCrossAttention, StageConditioning, default_layers
+    from bark_omni.fusion import GatedCrossAttention, Routing, StageConditioning, default_layers
 
     config = stack.text.config
     with torch.random.fork_rng(devices=[]):
@@ -210,10 +210,10 @@ def fusion_conditioning(stack: Stack, n_context: int = FUSION_CONTEXT_TOKENS, se
             for layer in layers.values():
                 layer.gate.fill_(0.5)
             context = torch.randn(1, n_context, config.n_embd, device=stack.device)
-            weights = torch.ones(1, n_context, device=stack.device)
-            kv = {int(i): layer.keys_values(context, weights) for i, layer in layers.items()}
+            kv = {int(i): layer.keys_values(context) for i, layer in layers.items()}
     mask = torch.ones(1, n_context, dtype=torch.bool, device=stack.device)
-    return StageConditioning(layers, kv, mask)
+    routing = Routing(((0, 0, n_context),), None, torch.ones(1, 1, device=stack.device))  # one modality, full weight
+    return StageConditioning(layers, kv, mask, routing)
 
 
 def fusion_figures(stack: Stack, n_tokens: int, repeats: int, warmup: bool = True) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def test_commands_are_added_without_heavy_imports():
         "print(sorted(c.name for c in app.registered_commands), [g.name for g in app.registered_groups], heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['bench', 'eval'] ['metrics'] []"
+    assert out.strip() == "['bench', 'eval', 'voice-cloning'] ['metrics'] []"
 
 
 def test_metrics_list_command(make_host, monkeypatch):

@@ -250,7 +250,7 @@ def _segment_request(request: GenerationRequest, text: str, index: int, history:
 
 
 def _raw_run(requests: list[GenerationRequest], **kwargs: Any) -> list[GenerationResult]:
-    from .api import run_batch
+    from .pipeline import run_batch
 
     return run_batch(requests, finish=False, **kwargs)
 
@@ -291,7 +291,7 @@ def run_long(
     concatenated (a valid history prompt); ``result.extras["segments"]`` says how each was made."""
     import time
 
-    from .api import check_request, safety_notes, seal_audio, validate_request
+    from .pipeline import check_request, safety_notes, seal_audio, validate_request
     from .host import default_host
     from .specs import GenerationResult
 

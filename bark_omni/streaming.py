@@ -88,7 +88,7 @@ def stream_audio(
 def stream_request(request: GenerationRequest, *, host: Host | None = None, device: str | None = None,
                    decoder_options: dict[str, Any] | None = None, adapters: Any = None) -> Iterator[AudioChunk]:
     """``stream_audio`` for a built request. Checks and guardrails run before the first chunk."""
-    from .api import check_request, validate_request
+    from .pipeline import check_request, validate_request
     from .host import default_host
 
     validate_request(request)
@@ -109,7 +109,7 @@ def _mark_final(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
 
 def _chunks(request: GenerationRequest, host: Host, device: str | None, decoder_options: dict[str, Any] | None,
             adapters: Any) -> Iterator[AudioChunk]:
-    from .api import seal_audio
+    from .pipeline import seal_audio
     from .models import load_models
 
     options = request.longform or LongFormOptions()
@@ -145,7 +145,7 @@ def segment_audio(request: GenerationRequest, host: Host, models: BarkModels, de
 
     seeded = request.seed is not None
     if decoder != "encodec" or (not seeded and torch.device(models.device).type != "cpu"):
-        from .api import run_batch
+        from .pipeline import run_batch
 
         result = run_batch([request], host=host, device=models.device, adapters=adapters, finish=False)[0]
         tokens.update(result.full_generation)
@@ -159,7 +159,7 @@ def _stream_encodec(request: GenerationRequest, host: Host, models: BarkModels, 
     import torch
 
     from . import loop
-    from .api import _fields
+    from .pipeline import _fields
     from .prompts import load_history_prompt
 
     device = torch.device(models.device)

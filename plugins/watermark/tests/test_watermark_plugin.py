@@ -73,7 +73,10 @@ def test_cli_embed_marks_an_existing_file(tmp_path, speech_clip):
 def test_robustness_api_reports_rates(speech_clip):
     from bark_omni_watermark import robustness
 
-    report = robustness([speech_clip[: SR * 3]], SR, attacks=["none", "gain_-6db"], null_keys=4)
+    # a fixed key: whether v2 finds the mark in a 3 s clip depends on the key (a known weakness, issue 15), and the
+    # per-test service key is random; this test is about the report, so it must not depend on that draw
+    report = robustness([speech_clip[: SR * 3]], SR, key=b"bark-omni robustness report test key", attacks=["none", "gain_-6db"],
+                        null_keys=4)
     rows = {r.attack: r for r in report.rows}
     assert rows["none"].tpr == 1.0 and rows["gain_-6db"].trials == 1
     assert report.overall.null_trials == 8 and 0 <= report.overall.fpr <= 0.25

@@ -6,17 +6,20 @@
 #   BARK_OMNI_SYSTEM_TOOLS=0                      # as root, do not apt-get the optional tools either
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pip repeats one warning per package when a machine's pip configuration names index folders that hold only some
+# packages ("Location ... is ignored: it is neither a file nor a directory"); those lines are dropped, the rest kept.
+pip() { .venv/bin/pip "$@" 2> >(sed '/is ignored: it is neither a file nor a directory/d' >&2); }
 if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
+    pip install -q --upgrade pip
 fi
 # The build backend first (bounded in constraints.txt), so the editable installs below build with it, offline,
 # without an isolated build environment per distribution.
-.venv/bin/pip install -q -c constraints.txt setuptools
+pip install -q -c constraints.txt setuptools
 # setuptools says "Editable installation. Please be careful with folders ... the same name as your package" once
 # per editable distribution (a notice, not a problem: each package folder IS the package); it is filtered here.
 PYTHONWARNINGS="ignore:Editable installation" \
-    .venv/bin/pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
+    pip install -q --no-build-isolation -c constraints.txt -r requirements/local.txt
 
 # --- bark-omni-mbd (plugins/mbd): audiocraft for the MultiBandDiffusion decoder -----------------------------------
 # audiocraft 1.3.0 pins torch==2.1.0, torchaudio<2.1.2, xformers<0.0.23, av==11 and more, which conflict with the
@@ -24,8 +27,8 @@ PYTHONWARNINGS="ignore:Editable installation" \
 # against constraints.txt (which holds torch where it is). The xformers wheel is built for another torch; audiocraft
 # only needs it importable (MBD never calls its kernels). Skipped when audiocraft's MBD already imports.
 if ! .venv/bin/python -c "import audiocraft.models.multibanddiffusion" >/dev/null 2>&1; then
-    .venv/bin/pip install -q --no-deps -c constraints.txt audiocraft==1.3.0 xformers==0.0.35
-    .venv/bin/pip install -q --no-warn-conflicts -c constraints.txt julius flashy "omegaconf<2.4" hydra-core hydra_colorlog num2words \
+    pip install -q --no-deps -c constraints.txt audiocraft==1.3.0 xformers==0.0.35
+    pip install -q --no-warn-conflicts -c constraints.txt julius flashy "omegaconf<2.4" hydra-core hydra_colorlog num2words \
         "antlr4-python3-runtime==4.9.3" spacy librosa dora-search torchmetrics colorlog av soundfile
 fi
 

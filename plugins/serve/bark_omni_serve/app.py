@@ -62,144 +62,155 @@ def create_app(config: ServeConfig, engine: Engine | None = None, *, warm_up: bo
     if batcher is None:
         batcher = Batcher(engine.run_jobs, max_batch=config.max_batch, wait_ms=config.batch_wait_ms,
                           max_queue=config.max_queue, batching=config.batching)
-
-    @asynccontextmanager
-    async def lifespan(app: Any):
-        if warm_up:
-            await asyncio.get_running_loop().run_in_executor(batcher._executor, engine.warm_up)
-        await batcher.start()
-        yield
-        await batcher.close(config.drain_timeout_s)
-
-    app = FastAPI(title="bark-omni serve", lifespan=lifespan)
+    app = FastAPI(title="bark-omni serve", lifespan=lifespan(engine, batcher, config, warm_up))
     app.state.engine, app.state.batcher, app.state.config = engine, batcher, config
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"], expose_headers=EXPOSED)
+    add_error_handlers(app)
+    add_routes(app, Service(config, engine, batcher))
+    app.state.routes_ready = True
+    return app
 
-    def fail(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Any:
-        return JSONResponse(error_body(message, kind), status_code=status, headers=headers)
 
-    @app.exception_handler(ApiError)
-    async def on_api_error(request: Request, exc: ApiError) -> Any:
-        return fail(exc.status, str(exc), exc.kind, exc.headers)
+def lifespan(engine: Engine, batcher: Batcher, config: ServeConfig, warm_up: bool) -> Any:
+    @asynccontextmanager
+    async def span(app: Any):
+        if warm_up:
+            await asyncio.get_running_loop().run_in_executor(batcher._executor, engine.warm_up)
+        await batcher.start()
+        yield
+        await batcher.close(config.drain_timeout_s)
 
-    @app.exception_handler(BarkOmniError)
-    async def on_bark_error(request: Request, exc: BarkOmniError) -> Any:
-        status, kind = error_type(exc)
-        return fail(status, str(exc), kind)
+    return span
 
-    @app.exception_handler(RequestValidationError)
-    async def on_validation(request: Request, exc: RequestValidationError) -> Any:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return fail(400, f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error")
 
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, exc: StarletteHTTPException) -> Any:
-        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return fail(exc.status_code, str(exc.detail), kind)
+def fail(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Any:
+    return JSONResponse(error_body(message, kind), status_code=status, headers=headers)
 
-    @app.exception_handler(ClientGone)
-    async def on_gone(request: Request, exc: ClientGone) -> Any:
-        return fail(499, "the client closed the connection; its queued work was cancelled", "cancelled")
 
-    @app.exception_handler(Exception)
-    async def on_anything(request: Request, exc: Exception) -> Any:
+def validation_message(exc: RequestValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid request')}"
+
+
+def add_error_handlers(app: Any) -> None:
+    """Every error leaves as one line of JSON; 4xx for what the client can fix, 500 (logged here) otherwise."""
+    def internal(request: Request, exc: Exception) -> Any:
         logger.exception("bark-omni serve: internal error on %s", request.url.path)
         return fail(500, f"internal error ({type(exc).__name__}); the server logged it", "server_error")
 
-    def authorize(request: Request) -> None:
-        if not config.api_keys:
+    answers = {
+        ApiError: lambda request, exc: fail(exc.status, str(exc), exc.kind, exc.headers),
+        BarkOmniError: lambda request, exc: fail(error_type(exc)[0], str(exc), error_type(exc)[1]),
+        RequestValidationError: lambda request, exc: fail(400, validation_message(exc), "invalid_request_error"),
+        StarletteHTTPException: lambda request, exc: fail(
+            exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else "invalid_request_error"),
+        ClientGone: lambda request, exc: fail(499, "the client closed the connection; its queued work was cancelled",
+                                              "cancelled"),
+        Exception: internal,
+    }
+    for kind, answer in answers.items():
+        app.add_exception_handler(kind, as_async(answer))
+
+
+def as_async(answer: Any) -> Any:
+    async def handler(request: Request, exc: Exception) -> Any:
+        return answer(request, exc)
+
+    return handler
+
+
+def add_routes(app: Any, service: Service) -> None:
+    app.get("/healthz")(service.healthz)
+    app.get("/v1/models")(service.models)
+    app.get("/v1/voices")(service.voices)
+    app.get("/v1/manifests/{manifest_id}")(service.manifest)
+    app.post("/v1/audio/speech")(service.speech)
+
+
+class Service:
+    """What the routes do, with the server's configuration, engine and queue."""
+
+    def __init__(self, config: ServeConfig, engine: Engine, batcher: Batcher) -> None:
+        self.config, self.engine, self.batcher = config, engine, batcher
+
+    def authorize(self, request: Request) -> None:
+        if not self.config.api_keys:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip().encode(), k.encode())
-                                                 for k in config.api_keys):
+                                                 for k in self.config.api_keys):
             raise ApiError(401, "missing or wrong API key: send 'Authorization: Bearer KEY'", "authentication_error",
                            {"WWW-Authenticate": "Bearer"})
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
+    async def healthz(self) -> dict[str, Any]:
+        batcher = self.batcher
         return {"ok": not batcher.closing, "queued": len(batcher.pending), "inflight": len(batcher.inflight)}
 
-    @app.get("/v1/models")
-    async def models(request: Request) -> dict[str, Any]:
-        authorize(request)
+    async def models(self, request: Request) -> dict[str, Any]:
+        self.authorize(request)
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "bark-omni"}
-                                           for name in config.model_ids]}
+                                           for name in self.config.model_ids]}
 
-    @app.get("/v1/voices")
-    async def voices(request: Request) -> dict[str, Any]:
-        authorize(request)
+    async def voices(self, request: Request) -> dict[str, Any]:
+        self.authorize(request)
         from bark_omni.prompts import preset_names
 
-        return {"named": sorted(config.voices), "openai": dict(OPENAI_VOICES), "presets": preset_names(),
+        return {"named": sorted(self.config.voices), "openai": dict(OPENAI_VOICES), "presets": preset_names(),
                 "response_formats": list(supported())}
 
-    @app.get("/v1/manifests/{manifest_id}")
-    async def manifest(manifest_id: str, request: Request) -> Any:
-        authorize(request)
-        known, data = engine.manifests.get(manifest_id)
+    async def manifest(self, manifest_id: str, request: Request) -> Any:
+        self.authorize(request)
+        known, data = self.engine.manifests.get(manifest_id)
         if not known:
             raise ApiError(404, f"no manifest {manifest_id[:40]} on this server (it keeps the last "
-                                f"{config.manifests_kept})", "not_found_error")
+                                f"{self.config.manifests_kept})", "not_found_error")
         if data is None:
             raise ApiError(409, "this manifest is not ready: its stream is still running; retry when it ends",
                            "conflict_error")
         return Response(data, media_type="application/json")
 
-    @app.post("/v1/audio/speech")
-    async def speech(request: Request) -> Any:
-        authorize(request)
+    async def speech(self, request: Request) -> Any:
+        self.authorize(request)
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-            raise ApiError(413, f"the request body is {length} bytes; this server takes up to {config.max_body_bytes}")
-        body, files = await read_body(request)
+        if length is not None and length.isdigit() and int(length) > self.config.max_body_bytes:
+            raise ApiError(413, f"the request body is {length} bytes; this server takes up to {self.config.max_body_bytes}")
+        body, files = await self.read_body(request)
         loop = asyncio.get_running_loop()
-        job = await loop.run_in_executor(None, parse_speech, body, config, engine.host, files)
+        job = await loop.run_in_executor(None, parse_speech, body, self.config, self.engine.host, files)
         try:
-            await loop.run_in_executor(None, guardrails, job)
+            await loop.run_in_executor(None, self.guardrails, job)
             if job.stream:
-                return await stream_response(request, job)
-            work = enqueue(lambda: batcher.submit(job))
-            answer = await wait(request, work, work.future)
+                return await self.stream_response(request, job)
+            work = self.enqueue(lambda: self.batcher.submit(job))
+            answer = await self.wait(request, work, work.future)
             return Response(answer.body, media_type=MEDIA_TYPES[answer.media_format], headers=answer_headers(answer))
         finally:
             if not job.stream:
                 job.uploads.remove()
 
-    def guardrails(job: Any) -> None:
+    def guardrails(self, job: Any) -> None:
         from bark_omni.api import check_request
 
-        check_request(engine.host, job.request)  # a refusal is a 400 before the job takes a place in the queue
+        check_request(self.engine.host, job.request)  # a refusal is a 400 before the job takes a place in the queue
 
-    def enqueue(submit: Any) -> Work:
+    def enqueue(self, submit: Any) -> Work:
         try:
             return submit()
         except Overloaded as exc:
             raise ApiError(exc.status, str(exc), "overloaded_error", {"Retry-After": "1"}) from None
 
-    async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, bytes]]:
-        kind = request.headers.get("content-type", "")
-        if kind.startswith("multipart/form-data"):
-            form = await request.form(max_files=len(FILE_FIELDS), max_fields=64, max_part_size=config.max_upload_bytes)
-            fields, files = form_fields(form)
-            for name, value in form.multi_items():
-                if isinstance(value, str):
-                    continue
-                if name not in FILE_FIELDS:
-                    raise ApiError(400, f"file field {name[:40]!r} is not one this server takes ({', '.join(FILE_FIELDS)})")
-                data = await value.read(config.max_upload_bytes + 1)
-                if len(data) > config.max_upload_bytes:
-                    raise ApiError(413, f"{name} is over this server's upload limit of {config.max_upload_bytes} bytes")
-                files[name] = data
-            return fields, files
+    async def read_body(self, request: Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await self.read_form(request)
+        limit = self.config.max_body_bytes
         raw = await request.body()
-        if len(raw) > config.max_body_bytes:
-            raise ApiError(413, f"the request body is over this server's limit of {config.max_body_bytes} bytes")
+        if len(raw) > limit:
+            raise ApiError(413, f"the request body is over this server's limit of {limit} bytes")
         try:
             body = json.loads(raw or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -208,59 +219,73 @@ def create_app(config: ServeConfig, engine: Engine | None = None, *, warm_up: bo
             raise ApiError(400, "the body must be a JSON object such as {\"input\": \"Hello.\", \"voice\": \"alloy\"}")
         return body, {}
 
-    async def wait(request: Request, work: Work, awaitable: Any) -> Any:
+    async def read_form(self, request: Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+        limit = self.config.max_upload_bytes
+        form = await request.form(max_files=len(FILE_FIELDS), max_fields=64, max_part_size=limit)
+        fields, files = form_fields(form)
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                continue
+            if name not in FILE_FIELDS:
+                raise ApiError(400, f"file field {name[:40]!r} is not one this server takes ({', '.join(FILE_FIELDS)})")
+            data = await value.read(limit + 1)
+            if len(data) > limit:
+                raise ApiError(413, f"{name} is over this server's upload limit of {limit} bytes")
+            files[name] = data
+        return fields, files
+
+    async def wait(self, request: Request, work: Work, awaitable: Any) -> Any:
         """``awaitable``'s result, watching for the client leaving (its queued work is then cancelled)."""
         task = asyncio.ensure_future(awaitable)
-        deadline = asyncio.get_running_loop().time() + config.request_timeout_s
+        deadline = asyncio.get_running_loop().time() + self.config.request_timeout_s
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=0.1)
                 if done:
                     return task.result()
                 if await request.is_disconnected():
-                    batcher.cancel(work)
+                    self.batcher.cancel(work)
                     raise ClientGone()
                 if asyncio.get_running_loop().time() > deadline:
-                    batcher.cancel(work)
-                    raise ApiError(504, f"the request took over {config.request_timeout_s:g} s", "timeout_error")
+                    self.batcher.cancel(work)
+                    raise ApiError(504, f"the request took over {self.config.request_timeout_s:g} s", "timeout_error")
         except asyncio.CancelledError:
-            batcher.cancel(work)
+            self.batcher.cancel(work)
             raise
         except Overloaded as exc:
             raise ApiError(exc.status, str(exc), "overloaded_error", {"Retry-After": "1"}) from None
 
-    async def stream_response(request: Request, job: Any) -> Any:
+    async def stream_response(self, request: Request, job: Any) -> Any:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
-        manifest_id = engine.manifests.reserve()
+        manifest_id = self.engine.manifests.reserve()
 
         def produce(cancel: threading.Event) -> str:
-            return run_stream(engine, job, manifest_id, cancel, lambda item: loop.call_soon_threadsafe(queue.put_nowait, item))
+            emit = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)  # noqa: E731
+            return run_stream(self.engine, job, manifest_id, cancel, emit)
 
-        work = enqueue(lambda: batcher.submit_stream(job, produce))
-        first = await wait(request, work, queue.get())
+        work = self.enqueue(lambda: self.batcher.submit_stream(job, produce))
+        first = await self.wait(request, work, queue.get())
         if isinstance(first, BaseException):
             job.uploads.remove()
             raise first
-
-        async def body():
-            item = first
-            try:
-                while item is not None:
-                    if isinstance(item, BaseException):
-                        logger.error("bark-omni serve: stream failed after its first bytes: %s", item)
-                        return  # the body ends early; the manifest stays pending (409) and says nothing false
-                    yield item
-                    item = await queue.get()
-            finally:
-                work.cancel.set()
-                job.uploads.remove()
-
         headers = {"X-Bark-Omni-Manifest-Id": manifest_id, "Link": f'</v1/manifests/{manifest_id}>; rel="describedby"'}
-        return StreamingResponse(body(), media_type=MEDIA_TYPES[job.response_format], headers=headers)
+        return StreamingResponse(stream_body(first, queue, work, job), media_type=MEDIA_TYPES[job.response_format],
+                                 headers=headers)
 
-    app.state.routes_ready = True
-    return app
+
+async def stream_body(first: Any, queue: asyncio.Queue, work: Work, job: Any) -> Any:
+    item = first
+    try:
+        while item is not None:
+            if isinstance(item, BaseException):
+                logger.error("bark-omni serve: stream failed after its first bytes: %s", item)
+                return  # the body ends early; the manifest stays pending (409) and says nothing false
+            yield item
+            item = await queue.get()
+    finally:
+        work.cancel.set()
+        job.uploads.remove()
 
 
 def answer_headers(answer: Answer) -> dict[str, str]:

@@ -100,14 +100,7 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
     the state dict or ``parameters()``; a fresh fusion (gates at zero) leaves Bark's tokens unchanged; gradients
     reach the adapter once a gate opens and never reach frozen modules; weights survive save/load.
     """
-    import reprlib
-    import tempfile
-
-    import torch
-
-    from . import loop as gen
-    from .errors import InvalidInputError
-    from .fusion import STAGES, Adapter, Conditioning, FusionModel
+    from .fusion import FusionModel
     from .host import Host
     from .modality import ModalityBundle
 
@@ -117,12 +110,31 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
     host = Host([_SpecPlugin(spec)], entry_points=False, strict=True)
     model = FusionModel.initialise(host, models, [spec.modality], adapter_config={spec.modality: dict(config or {})})
     adapter = model.adapters[spec.modality]
+    _check_matches_spec(spec, adapter)
+    _check_refuses(spec, adapter, [*DEFAULT_GARBAGE, *garbage])
+    prepared = _check_tokens(spec, adapter, samples)
+    _check_frozen_apart(spec, adapter, models)
+    bundle = model.prepare([ModalityBundle(**{spec.modality: samples[0]})])  # frozen encoders run once
+    _check_fresh_gates_inert(spec, model, models, bundle)
+    _check_gradients(spec, model, models, bundle)
+    _check_round_trip(spec, model, host, models, prepared)
+
+
+def _check_matches_spec(spec: Any, adapter: Any) -> None:
+    from .fusion import STAGES, Adapter
+
     assert isinstance(adapter, Adapter), f"{spec.name}: build() returned {type(adapter).__name__}, not an Adapter"
     assert adapter.modality == spec.modality and adapter.kind == spec.name, \
         f"{spec.name}: adapter says modality={adapter.modality!r} kind={adapter.kind!r}, the spec {spec.modality!r}/{spec.name!r}"
     assert adapter.stages() and set(adapter.stages()) <= set(STAGES), f"{spec.name}: stages {adapter.stages()} not in {STAGES}"
 
-    for bad in [*DEFAULT_GARBAGE, *garbage]:
+
+def _check_refuses(spec: Any, adapter: Any, garbage: list[Any]) -> None:
+    import reprlib
+
+    from .errors import InvalidInputError
+
+    for bad in garbage:
         shown = reprlib.repr(bad)
         try:
             adapter.prepare(bad)
@@ -132,6 +144,11 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
             raise AssertionError(f"{spec.name}: prepare({shown}) raised {type(exc).__name__}, not InvalidInputError") from exc
         else:
             raise AssertionError(f"{spec.name}: prepare({shown}) accepted garbage")
+
+
+def _check_tokens(spec: Any, adapter: Any, samples: list[Any]) -> list[Any]:
+    """Tokens and mask well formed, the same batched as one by one; the prepared samples."""
+    import torch
 
     with torch.no_grad():
         prepared = [adapter.prepare(s) for s in samples]
@@ -147,13 +164,23 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
             alone, batched = one[0][one_mask[0]], tokens[i][mask[i]]
             assert alone.shape == batched.shape and torch.allclose(alone, batched, atol=1e-5), \
                 f"{spec.name}: row {i} differs when batched"
-        timeline = adapter.timeline(prepared)
-        if timeline is not None:
-            assert tuple(timeline.shape) == (*mask.shape, 2), f"{spec.name}: timeline must be (B, N, 2), got {tuple(timeline.shape)}"
-            real = timeline[mask]
-            assert bool(torch.isfinite(real[:, 0]).all()) and bool((real[:, 1] > 0).all()), \
-                f"{spec.name}: timeline needs finite centre frames and positive half-widths"
+        _check_timeline(spec, adapter.timeline(prepared), mask)
+    return prepared
 
+
+def _check_timeline(spec: Any, timeline: Any, mask: Any) -> None:
+    import torch
+
+    if timeline is None:
+        return
+    assert tuple(timeline.shape) == (*mask.shape, 2), f"{spec.name}: timeline must be (B, N, 2), got {tuple(timeline.shape)}"
+    real = timeline[mask]
+    assert bool(torch.isfinite(real[:, 0]).all()) and bool((real[:, 1] > 0).all()), \
+        f"{spec.name}: timeline needs finite centre frames and positive half-widths"
+
+
+def _check_frozen_apart(spec: Any, adapter: Any, models: Any) -> None:
+    """No frozen (or Bark) parameter is trainable, a submodule, or in the adapter's state dict."""
     frozen_params = {id(p) for m in adapter.frozen_modules().values() for p in m.parameters()}
     for module in (models.text, models.coarse, models.fine, models.codec):
         frozen_params |= {id(p) for p in module.parameters()}
@@ -164,20 +191,37 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
     for m in adapter.frozen_modules().values():
         assert not any(p.requires_grad for p in m.parameters()), f"{spec.name}: a frozen module has trainable parameters"
 
-    bundle_inputs = model.prepare([ModalityBundle(**{spec.modality: samples[0]})])  # frozen encoders run once
 
-    def conditioning_of(fusion: FusionModel, track_grad: bool = False) -> Conditioning:
-        with torch.inference_mode(not track_grad):
-            return Conditioning(fusion, fusion.encode(bundle_inputs, [{}]), track_grad)
+def _conditioning(model: Any, bundle: Any, track_grad: bool = False) -> Any:
+    import torch
 
+    from .fusion import Conditioning
+
+    with torch.inference_mode(not track_grad):
+        return Conditioning(model, model.encode(bundle, [{}]), track_grad)
+
+
+def _check_fresh_gates_inert(spec: Any, model: Any, models: Any, bundle: Any) -> None:
+    import torch
+
+    from . import loop as gen
+
+    stage = _conditioning(model, bundle).for_stage("semantic")
+    if stage is None:
+        return
     text = gen.encode_text(models.tokenizer, "conformance")
-    conditioning = conditioning_of(model)
     run = lambda c: gen.generate_semantic(models.text, text, max_gen_duration_s=0.2,  # noqa: E731
                                           generator=torch.Generator().manual_seed(0), conditioning=c)
-    stage = conditioning.for_stage("semantic")
-    if stage is not None:
-        assert (run(stage) == run(None)).all(), f"{spec.name}: a fresh fusion (gates at zero) changed Bark's tokens"
+    assert (run(stage) == run(None)).all(), f"{spec.name}: a fresh fusion (gates at zero) changed Bark's tokens"
 
+
+def _check_gradients(spec: Any, model: Any, models: Any, bundle: Any) -> None:
+    """Once a gate opens, gradients reach the adapter, are finite, and never reach Bark or frozen modules."""
+    import torch
+
+    from . import loop as gen
+
+    adapter = model.adapters[spec.modality]
     model.train()
     with torch.no_grad():
         for layers in model.fusion.cross.values():
@@ -185,7 +229,7 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
                 layer.gate.fill_(0.5)
     for stage_name in adapter.stages():
         bark = models.text if stage_name == "semantic" else models.coarse
-        cond = conditioning_of(model, track_grad=True).for_stage(stage_name)
+        cond = _conditioning(model, bundle, track_grad=True).for_stage(stage_name)
         if cond is None:
             continue
         ids = torch.randint(0, 10_000, (1, 340), generator=torch.Generator().manual_seed(1)).to(models.device)
@@ -199,6 +243,14 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
             assert all(p.grad is None for p in module.parameters()), f"{spec.name}: a frozen module received gradients"
     model.eval()
 
+
+def _check_round_trip(spec: Any, model: Any, host: Any, models: Any, prepared: list[Any]) -> None:
+    import tempfile
+
+    import torch
+
+    from .fusion import FusionModel
+
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         loaded = FusionModel.from_pretrained(tmp, host, models)
@@ -206,4 +258,5 @@ def check_adapter_conformance(spec: Any, models: Any, samples: list[Any], garbag
     assert set(state) == set(again) and all(torch.equal(state[k], again[k]) for k in state), f"{spec.name}: weights changed on save/load"
     with torch.no_grad():
         reloaded = loaded.adapters[spec.modality](prepared)[0]
-        assert torch.equal(reloaded, adapter(prepared)[0]), f"{spec.name}: a reloaded adapter gives other tokens"
+        assert torch.equal(reloaded, model.adapters[spec.modality](prepared)[0]), \
+            f"{spec.name}: a reloaded adapter gives other tokens"

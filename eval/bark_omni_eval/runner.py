@@ -169,8 +169,6 @@ def run_suite(
     log: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Generate, measure, and return the run record (also writing each clip under ``out_dir/audio``)."""
-    from bark_omni.files import write_audio
-
     model = model or suite.model
     available = host.metrics
     unknown = [m.name for m in suite.metrics if m.name not in available]
@@ -179,87 +177,12 @@ def run_suite(
     for config in suite.metrics:
         check_options(available[config.name], config)
     generate = generator_for(host, device, adapters)
-
     items = [Item(prompt, seed) for prompt in suite.prompts for seed in suite.seeds]
     started = time.perf_counter()
-    fingerprint = ""
-    for n, item in enumerate(items, 1):
-        log(f"[{n}/{len(items)}] generating {item.key}")
-        try:
-            item.request = build_item_request(suite, item.prompt, item.seed, model)
-            item.result = generate(item.request)
-        except MissingPluginError as exc:
-            item.error = f"skipped: {exc}"
-            continue
-        except BarkOmniError as exc:
-            item.error = str(exc)
-            continue
-        fingerprint = item.result.model_fingerprint
-        path = out_dir / "audio" / f"{item.key}.wav"
-        write_audio(path, item.result.audio, item.result.sample_rate)
-        item.audio_path = str(path.relative_to(out_dir))
-    generated = [i for i in items if i.result is not None]
-    clips = [Clip(i.result.audio, i.result.sample_rate, name=i.key) for i in generated]
-
-    shared = {"host": host, "device": device or "cpu"}
-    suite_values: dict[str, dict[str, float]] = {}
-    suite_skips: dict[str, str] = {}
-    per_key: dict[str, list[float]] = {}
-    references: list[Clip] | None = None
-    for config in suite.metrics:
-        spec = available[config.name]
-        chosen = [i for i in generated if config.prompts is None or i.prompt.id in config.prompts]
-        if metric_scope(spec) == "suite":
-            log(f"metric {config.name} (whole suite)")
-            if references is None:
-                try:
-                    references = reference_set(suite)
-                except BarkOmniError as exc:
-                    references = []
-                    log(f"reference set unavailable: {exc}")
-            inputs = {**shared, "clips": [c for c, i in zip(clips, generated) if i in chosen],
-                      "reference_clips": references, "texts": [i.prompt.text for i in chosen]}
-            try:
-                suite_values[config.name] = call_metric(spec, inputs, config.options)
-            except MetricUnavailable as exc:
-                suite_skips[config.name] = str(exc)
-            except BarkOmniError as exc:
-                suite_skips[config.name] = f"error: {exc}"
-            continue
-        log(f"metric {config.name} ({len(chosen)} clips)")
-        wants_reference = "reference_audio" in inspect.signature(spec.compute).parameters
-        for item in chosen:
-            try:
-                inputs = {
-                    **shared, "audio": item.result.audio, "sample_rate": item.result.sample_rate,
-                    "text": item.prompt.text, "caption": item.prompt.caption or item.prompt.text,
-                    "reference_audio": speaker_reference(item.prompt) if wants_reference else None,
-                    "request": item.request, "result": item.result, "generate": generate, "prompt": item.prompt,
-                }
-                item.metrics[config.name] = call_metric(spec, inputs, config.options)
-            except MetricUnavailable as exc:
-                item.skipped[config.name] = str(exc)
-            except BarkOmniError as exc:
-                item.skipped[config.name] = f"error: {exc}"
-        reasons = {i.skipped[config.name] for i in chosen if config.name in i.skipped}
-        if not chosen:
-            suite_skips[config.name] = "none of its prompts produced a clip (see the clips table for why)"
-        elif all(config.name in i.skipped for i in chosen):
-            suite_skips[config.name] = "; ".join(sorted(reasons))
-
-    summary: dict[str, dict[str, Any]] = {}
-    for config in suite.metrics:
-        spec = available[config.name]
-        for item in generated:
-            for key, value in item.metrics.get(config.name, {}).items():
-                per_key.setdefault(f"{config.name}.{key}", []).append(value)
-        for key, value in suite_values.get(config.name, {}).items():
-            per_key.setdefault(f"{config.name}.{key}", []).append(value)
-        for full_key in [k for k in per_key if k.split(".", 1)[0] == config.name]:
-            sub_key = full_key.split(".", 1)[1]
-            summary[full_key] = {**_summarise(per_key[full_key]), "direction": _direction(spec, config),
-                                 "tolerance": config.tolerance_for(sub_key), "metric": config.name}
-
+    _generate_items(suite, items, generate, model, out_dir, log)
+    shared = {"host": host, "device": device or "cpu", "generate": generate}
+    suite_values, suite_skips = _measure(suite, available, items, shared, log)
+    fingerprint = next((i.result.model_fingerprint for i in reversed(items) if i.result is not None), "")
     return {
         "format": RECORD_FORMAT,
         "suite": {"name": suite.name, "path": str(suite.path), "description": suite.description},
@@ -271,9 +194,115 @@ def run_suite(
         },
         "items": [_item_record(i) for i in items],
         "suite_metrics": suite_values,
-        "summary": summary,
+        "summary": _summary(suite, available, items, suite_values),
         "skipped": suite_skips,
     }
+
+
+def _generate_items(suite: Suite, items: list[Item], generate: Callable[[Any], Any], model: str, out_dir: Path,
+                    log: Callable[[str], None]) -> None:
+    """Each item's request and result (or the error that stopped it), its clip written under ``out_dir/audio``."""
+    from bark_omni.files import write_audio
+
+    for n, item in enumerate(items, 1):
+        log(f"[{n}/{len(items)}] generating {item.key}")
+        try:
+            item.request = build_item_request(suite, item.prompt, item.seed, model)
+            item.result = generate(item.request)
+        except MissingPluginError as exc:
+            item.error = f"skipped: {exc}"
+            continue
+        except BarkOmniError as exc:
+            item.error = str(exc)
+            continue
+        path = out_dir / "audio" / f"{item.key}.wav"
+        write_audio(path, item.result.audio, item.result.sample_rate)
+        item.audio_path = str(path.relative_to(out_dir))
+
+
+def _measure(suite: Suite, available: dict[str, MetricSpec], items: list[Item], shared: dict[str, Any],
+             log: Callable[[str], None]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Every metric of the suite: values of whole-suite metrics and why a metric was skipped as a whole; per-clip
+    values and skips go on the items."""
+    generated = [i for i in items if i.result is not None]
+    suite_values: dict[str, dict[str, float]] = {}
+    suite_skips: dict[str, str] = {}
+    references: list[Clip] | None = None
+    for config in suite.metrics:
+        spec = available[config.name]
+        chosen = [i for i in generated if config.prompts is None or i.prompt.id in config.prompts]
+        if metric_scope(spec) != "suite":
+            log(f"metric {config.name} ({len(chosen)} clips)")
+            skipped = _measure_clips(spec, config, chosen, shared)
+            if skipped:
+                suite_skips[config.name] = skipped
+            continue
+        log(f"metric {config.name} (whole suite)")
+        if references is None:
+            references = _references(suite, log)
+        try:
+            suite_values[config.name] = call_metric(spec, _suite_inputs(chosen, references, shared), config.options)
+        except MetricUnavailable as exc:
+            suite_skips[config.name] = str(exc)
+        except BarkOmniError as exc:
+            suite_skips[config.name] = f"error: {exc}"
+    return suite_values, suite_skips
+
+
+def _references(suite: Suite, log: Callable[[str], None]) -> list[Clip]:
+    try:
+        return reference_set(suite)
+    except BarkOmniError as exc:
+        log(f"reference set unavailable: {exc}")
+        return []
+
+
+def _suite_inputs(chosen: list[Item], references: list[Clip], shared: dict[str, Any]) -> dict[str, Any]:
+    clips = [Clip(i.result.audio, i.result.sample_rate, name=i.key) for i in chosen]
+    return {"host": shared["host"], "device": shared["device"], "clips": clips, "reference_clips": references,
+            "texts": [i.prompt.text for i in chosen]}
+
+
+def _measure_clips(spec: MetricSpec, config: MetricConfig, chosen: list[Item], shared: dict[str, Any]) -> str:
+    """A per-clip metric on each chosen item; the reason it was skipped as a whole ('' when it was not)."""
+    wants_reference = "reference_audio" in inspect.signature(spec.compute).parameters
+    for item in chosen:
+        try:
+            inputs = {
+                "host": shared["host"], "device": shared["device"], "audio": item.result.audio,
+                "sample_rate": item.result.sample_rate, "text": item.prompt.text,
+                "caption": item.prompt.caption or item.prompt.text,
+                "reference_audio": speaker_reference(item.prompt) if wants_reference else None,
+                "request": item.request, "result": item.result, "generate": shared["generate"], "prompt": item.prompt,
+            }
+            item.metrics[config.name] = call_metric(spec, inputs, config.options)
+        except MetricUnavailable as exc:
+            item.skipped[config.name] = str(exc)
+        except BarkOmniError as exc:
+            item.skipped[config.name] = f"error: {exc}"
+    if not chosen:
+        return "none of its prompts produced a clip (see the clips table for why)"
+    if all(config.name in i.skipped for i in chosen):
+        return "; ".join(sorted({i.skipped[config.name] for i in chosen}))
+    return ""
+
+
+def _summary(suite: Suite, available: dict[str, MetricSpec], items: list[Item],
+             suite_values: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Mean, min, max and n of every metric key over the clips (and the suite-wide values)."""
+    per_key: dict[str, list[float]] = {}
+    summary: dict[str, dict[str, Any]] = {}
+    for config in suite.metrics:
+        for item in items:
+            for key, value in item.metrics.get(config.name, {}).items():
+                per_key.setdefault(f"{config.name}.{key}", []).append(value)
+        for key, value in suite_values.get(config.name, {}).items():
+            per_key.setdefault(f"{config.name}.{key}", []).append(value)
+        for full_key in [k for k in per_key if k.split(".", 1)[0] == config.name]:
+            sub_key = full_key.split(".", 1)[1]
+            summary[full_key] = {**_summarise(per_key[full_key]), "direction": _direction(available[config.name], config),
+                                 "tolerance": config.tolerance_for(sub_key), "metric": config.name}
+    return summary
 
 
 def metric_errors(record: dict[str, Any]) -> list[str]:

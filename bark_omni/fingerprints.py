@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import CheckpointError
 
@@ -31,18 +31,28 @@ class FingerprintMismatchError(CheckpointError):
 
 def fingerprint_modules(modules: dict[str, torch.nn.Module]) -> str:
     """``sha256:`` + 32 hex digits over every tensor of ``modules`` (mask buffers left out), in a fixed order."""
+    return fingerprint_stages(modules, modules.__getitem__)
+
+
+def fingerprint_stages(names: Iterable[str], load: Callable[[str], torch.nn.Module]) -> str:
+    """``fingerprint_modules`` of the modules ``load(name)`` gives, asking for one at a time (in the fixed order),
+    so that a caller may keep only one in memory (``offload``)."""
+    digest = hashlib.sha256()
+    for stage in sorted(names):
+        _hash_module(digest, stage, load(stage))
+    return "sha256:" + digest.hexdigest()[:32]
+
+
+def _hash_module(digest: Any, stage: str, module: torch.nn.Module) -> None:
     import torch
 
-    digest = hashlib.sha256()
-    for stage in sorted(modules):
-        state = modules[stage].state_dict()
-        for key in sorted(state):
-            if key.endswith(".attn.bias"):
-                continue
-            tensor = state[key].detach().to("cpu").contiguous()
-            digest.update(f"{stage}.{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-            digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
-    return "sha256:" + digest.hexdigest()[:32]
+    state = module.state_dict()
+    for key in sorted(state):
+        if key.endswith(".attn.bias"):
+            continue
+        tensor = state[key].detach().to("cpu").contiguous()
+        digest.update(f"{stage}.{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
 
 
 def base_fingerprint(models: Any) -> str:

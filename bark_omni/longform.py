@@ -314,13 +314,13 @@ def run_long(
     t1 = time.perf_counter()
     audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=spec.sample_rate, request=request)
     audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), spec.sample_rate, request)
-    from .models import load_models
+    from .offload import load_stack
 
     result = GenerationResult(
         semantic=np.concatenate([s.semantic for s in segments]), coarse=np.concatenate([s.coarse for s in segments], axis=1),
         fine=np.concatenate([s.fine for s in segments], axis=1), audio=np.asarray(audio, dtype=np.float32),
         sample_rate=spec.sample_rate, timings={"segments_s": t1 - t0, "postprocess_s": time.perf_counter() - t1},
-        model_fingerprint=load_models(request.model, host, device).fingerprint,
+        model_fingerprint=load_stack(request.model, host, device).fingerprint,
         safety_notes=safety_notes(host, mark), request=request, host=host,
     )
     if mark is not None:

@@ -144,8 +144,8 @@ def run_batch(
     from .prompts import load_history_prompt
 
     from . import loop as gen
-    from .models import load_models
-    from .speed import speed_preset, stage_models
+    from .offload import load_stack, running
+    from .speed import speed_preset, weight_format
 
     _check_call(requests, device, decoder_options, adapters, progress)
     first = requests[0]
@@ -159,7 +159,7 @@ def run_batch(
         check_control_kinds(bundle.control_events, host.control_kinds)
     decoder_spec = host.decoder(first.decoder)
     prompts = [load_history_prompt(r.history_prompt, host) if r.history_prompt is not None else None for r in requests]
-    models = load_models(first.model, host, device)
+    models = load_stack(first.model, host, device)  # SUNO_OFFLOAD_CPU: one GPT stage resident at a time
     from .routes import route_requests  # training-free routes: modalities no adapter takes become cues/voice prompts
 
     routed = route_requests(host, models, requests, adapters)
@@ -167,7 +167,7 @@ def run_batch(
     bundles = routed.bundles
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
     preset = speed_preset(first.options.speed)
-    stages = stage_models(models, preset)  # exact: the loaded modules themselves
+    weights = weight_format(preset, str(models.device))  # exact: "fp32", the loaded modules themselves
     semantic_options, coarse_options, fine_options = first.options.semantic, first.options.coarse, first.options.fine
     generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
                   for r in requests]
@@ -179,11 +179,13 @@ def run_batch(
 
     t0 = time.perf_counter()
     texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in routed.requests]
-    semantic = gen.generate_semantic_batch(
-        stages.text, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
-        **_fields(semantic_options), generators=generators,
-        conditioning=conditioning.for_stage("semantic") if conditioning else None, progress=progress,
-    )
+    with running(models, "text", preset) as module:
+        semantic = gen.generate_semantic_batch(
+            module, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
+            **_fields(semantic_options), generators=generators,
+            conditioning=conditioning.for_stage("semantic") if conditioning else None, progress=progress,
+        )
+        del module  # with SUNO_OFFLOAD_CPU the stage is freed when the block ends: hold no reference past it
     for i, tokens in enumerate(semantic):
         if len(tokens) == 0:
             which = f" for request {i}" if len(requests) > 1 else ""
@@ -191,18 +193,22 @@ def run_batch(
     t1 = time.perf_counter()
     histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], coarse_options.max_coarse_history)
                  if prompt else None for prompt in prompts]
-    coarse = gen.generate_coarse_batch(
-        stages.coarse, semantic, histories, **_fields(coarse_options), generators=generators,
-        conditioning=conditioning.for_stage("coarse") if conditioning else None, progress=progress,
-    )
+    with running(models, "coarse", preset) as module:
+        coarse = gen.generate_coarse_batch(
+            module, semantic, histories, **_fields(coarse_options), generators=generators,
+            conditioning=conditioning.for_stage("coarse") if conditioning else None, progress=progress,
+        )
+        del module
     t2 = time.perf_counter()
     if preset.skip_fine:  # a preview: the 2 coarse codebooks go to EnCodec at 1.5 kbps
         fine = coarse
         decode = functools.partial(gen.codec_decode, models.codec)
     else:
-        fine = gen.generate_fine_batch(stages.fine, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
-                                       **_fields(fine_options), generators=generators, progress=progress,
-                                       pad_window=not preset.fine_real_length)
+        with running(models, "fine", preset) as module:
+            fine = gen.generate_fine_batch(module, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
+                                           **_fields(fine_options), generators=generators, progress=progress,
+                                           pad_window=not preset.fine_real_length)
+            del module
     t3 = time.perf_counter()
     results = []
     for request, routes, row_semantic, row_coarse, row_fine in zip(requests, routed.records, semantic, coarse, fine):
@@ -225,7 +231,7 @@ def run_batch(
         )
         if mark is not None:
             result.extras["watermark"] = mark
-        result.extras.update(speed=preset.name, weights=stages.weights)
+        result.extras.update(speed=preset.name, weights=weights)
         if routes:
             result.extras["routes"] = routes
         result.extras.update(decoder_options=dict(decoder_options or {}), device=device,

@@ -109,12 +109,12 @@ def _mark_final(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
 
 def _chunks(request: GenerationRequest, host: Host, device: str | None, decoder_options: dict[str, Any] | None,
             adapters: Any) -> Iterator[AudioChunk]:
+    from .offload import load_stack
     from .pipeline import seal_audio
-    from .models import load_models
 
     options = request.longform or LongFormOptions()
     spec = host.decoder(request.decoder)
-    models = load_models(request.model, host, device)
+    models = load_stack(request.model, host, device)
     decode = spec.load(models, dict(decoder_options or {}))
     texts = split_segments(request.text or "", options)
     interval = options.interval(request.history_prompt is not None)
@@ -159,6 +159,7 @@ def _stream_encodec(request: GenerationRequest, host: Host, models: BarkModels, 
     import torch
 
     from . import loop
+    from .offload import OffloadedModels, running
     from .pipeline import _fields
     from .prompts import load_history_prompt
 
@@ -168,9 +169,11 @@ def _stream_encodec(request: GenerationRequest, host: Host, models: BarkModels, 
     conditioning = _conditioning(request, host, models, adapters)
     semantic_opts, coarse_opts, fine_opts = request.options.semantic, request.options.coarse, request.options.fine
     text = loop.encode_text(models.tokenizer, request.text) if request.text is not None else loop.empty_text()
-    semantic = loop.generate_semantic(models.text, text, prompt["semantic_prompt"] if prompt else None,
-                                      **_fields(semantic_opts), generator=generator,
-                                      conditioning=conditioning.for_stage("semantic") if conditioning else None)
+    with running(models, "text") as module:
+        semantic = loop.generate_semantic(module, text, prompt["semantic_prompt"] if prompt else None,
+                                          **_fields(semantic_opts), generator=generator,
+                                          conditioning=conditioning.for_stage("semantic") if conditioning else None)
+        del module
     if len(semantic) == 0:
         raise InvalidInputError("the model produced no semantic tokens (it ended at once); try another seed or temperature")
     history = loop.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], coarse_opts.max_coarse_history) if prompt else None
@@ -180,28 +183,46 @@ def _stream_encodec(request: GenerationRequest, host: Host, models: BarkModels, 
     fine_generator = skip_ahead(generator, coarse_row.n_steps, device)
     fine_row = loop._fine_row(np.zeros((2, n_frames), dtype=np.int64), prompt["fine_prompt"] if prompt else None,
                               fine_generator, device)
-    windows = loop._coarse_group(models.coarse, rows, coarse_opts.temp, coarse_opts.top_k, coarse_opts.top_p,
-                                 coarse_opts.max_coarse_history, coarse_opts.sliding_window_len,
-                                 conditioning.for_stage("coarse") if conditioning else None)
-    written = done = emitted = 0
-    finished = False
-    while not finished:
-        with loop.inference_context(device):
-            finished = next(windows, None) is None
-        written = _copy_coarse(coarse_row, fine_row, written)
-        while done < fine_row.n_loops and written >= _frames_needed(fine_row, done, n_frames):
-            with loop.inference_context(device):
-                loop._fine_window(models.fine, [fine_row], done, 2, fine_opts.temp)
-            done += 1
-            final = _frames_final(fine_row, done, n_frames)
-            if final > emitted:
-                fine = _fine_codes(fine_row, final)
-                audio = loop.codec_decode(models.codec, fine)
-                yield np.asarray(audio[emitted * 320:], dtype=np.float32)
-                emitted = final
+    frames = _coarse_frames(models, rows, fine_row, coarse_opts, conditioning.for_stage("coarse") if conditioning else None)
+    if isinstance(models, OffloadedModels):  # one stage resident at a time: coarse ends before fine starts
+        frames = iter(list(frames))
+    done = emitted = 0
+    with running(models, "fine") as fine_model:
+        for written in frames:
+            while done < fine_row.n_loops and written >= _frames_needed(fine_row, done, n_frames):
+                with loop.inference_context(device):
+                    loop._fine_window(fine_model, [fine_row], done, 2, fine_opts.temp)
+                done += 1
+                final = _frames_final(fine_row, done, n_frames)
+                if final > emitted:
+                    audio = loop.codec_decode(models.codec, _fine_codes(fine_row, final))
+                    yield np.asarray(audio[emitted * 320:], dtype=np.float32)
+                    emitted = final
+        del fine_model
     if generator is None:  # the global RNG ends where the fine stage's draws leave it
         torch.set_rng_state(fine_generator.get_state())
     tokens.update(semantic_prompt=semantic, coarse_prompt=_coarse_codes(coarse_row), fine_prompt=_fine_codes(fine_row, n_frames))
+
+
+def _coarse_frames(models: Any, rows: list[Any], fine_row: Any, opts: Any, conditioning: Any) -> Iterator[int]:
+    """Run the coarse stage window by window, copying its frames into the fine stage's buffer; yields how many
+    frames exist after each window (the coarse stage is resident until the last)."""
+    import torch
+
+    from . import loop
+    from .offload import running
+
+    device = torch.device(models.device)
+    with running(models, "coarse") as module:
+        windows = loop._coarse_group(module, rows, opts.temp, opts.top_k, opts.top_p, opts.max_coarse_history,
+                                     opts.sliding_window_len, conditioning)
+        del module
+        written, finished = 0, False
+        while not finished:
+            with loop.inference_context(device):
+                finished = next(windows, None) is None
+            written = _copy_coarse(rows[0], fine_row, written)
+            yield written
 
 
 def _conditioning(request: GenerationRequest, host: Host, models: BarkModels, adapters: Any) -> Any:

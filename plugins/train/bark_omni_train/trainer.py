@@ -300,11 +300,11 @@ class Trainer:
         bar.close()
         report: dict[str, Any] = {}
         if procs.main:
-            adapters = self.fusion.save_pretrained(self.output / ADAPTERS_DIR)
-            report = {"output": str(self.output), "adapters": str(adapters), "steps": self.step,
-                      "world_size": procs.world_size, "device": str(procs.device),
-                      "train_samples_per_s": samples / train_seconds if train_seconds else None,
-                      "train_seconds": train_seconds, **self.evaluate(final=True)}
+            figures = {"steps": self.step, "world_size": procs.world_size, "device": str(procs.device),
+                       "train_samples_per_s": samples / train_seconds if train_seconds else None,
+                       "train_seconds": train_seconds, **self.evaluate(final=True)}
+            adapters = self.fusion.save_pretrained(self.output / ADAPTERS_DIR, training=figures)  # card + training.json
+            report = {"output": str(self.output), "adapters": str(adapters), **figures}
             self.log({"kind": "final", "step": self.step, **report})
             _write_json(self.output / REPORT_FILE, report)
         distributed.barrier(procs)

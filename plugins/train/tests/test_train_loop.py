@@ -51,6 +51,12 @@ def test_metrics_and_report_are_written(trained):
     assert all(r["samples_per_s"] > 0 and r["lr"] > 0 and np.isfinite(r["grad_norm"]) for r in train_records)
     assert [r["step"] for r in records if r["kind"] == "val"] == [30]
     assert json.loads((output / "report.json").read_text())["steps"] == 60
+    from huggingface_hub import metadata_load  # the adapter folder is a shareable set: card with the run's figures
+
+    card = metadata_load(Path(trained["adapters"]) / "README.md")
+    assert card["library_name"] == "bark-omni" and sorted(card["modalities"]) == ["control_events", "image"]
+    assert card["training"]["steps"] == 60
+    assert card["training"]["validation.ce_semantic.all"] == pytest.approx(trained["validation"]["ce_semantic"]["all"])
 
 
 def test_trained_adapters_load_into_generate_audio(trained, toy_host, toy_dataset):

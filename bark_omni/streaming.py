@@ -5,7 +5,9 @@ as ``longform`` splits it; between segments a chunk of silence is yielded. Withi
 the fine stage runs window by window *while* the coarse stage is still generating: fine window ``n`` (1024
 frames, stride 512, non-causal) starts as soon as the coarse frames it reads exist, and every frame no later
 window rewrites is decoded and yielded at once. So the first audio of a segment longer than one fine window
-(~6.8 s past its voice prompt) arrives before its coarse stage ends; a shorter segment arrives whole.
+(~6.8 s past its voice prompt) arrives before its coarse stage ends; a shorter segment arrives whole. With
+``SUNO_OFFLOAD_CPU`` only one stage may be resident, so the coarse stage ends before the fine windows run (the
+chunks are the same; the first one comes later).
 
 What equals what: the streamed *tokens* are exactly the non-streamed ones. The fine stage draws from its own
 copy of the request's generator, advanced past the coarse stage's draws without running it (each coarse step

@@ -68,9 +68,17 @@ def _request(text: str, model: Path, seconds: float, **longform):
     return build_request(text, "v2/en_speaker_6", options=options, seed=1, model=str(model), longform=longform)
 
 
+def warm_up(host, model: Path) -> None:
+    """One short run first, so that no timed run pays for loading the models."""
+    from bark_omni.api import run
+
+    run(_request("Hello there.", model, 0.5), host=host)
+
+
 def bench_longform(host, model: Path, segments: int, seconds: float, repeats: int) -> dict:
     from bark_omni.api import run
 
+    warm_up(host, model)
     text = make_text(segments)
     out = {}
     for label, batch in (("batched", segments), ("sequential", 1)):

@@ -58,8 +58,6 @@ def test_watermark_metric_counts_detections(monkeypatch):
         safety.watermark([(loud, rate)], attacks=["sharpen"])
 
 
-@pytest.mark.xfail(reason="known defect, issue 15 open: watermark v2 misses this unattacked 7.5 s female espeak "
-                          "clip at 22.05 kHz for most keys (1/6 detected; 4/6 at 24 kHz)", strict=False)
 def test_watermark_detection_with_the_real_plugin(espeak):
     wm = pytest.importorskip("bark_omni_watermark", reason="the watermark plugin is not installed")
     if not hasattr(wm, "embed_watermark"):

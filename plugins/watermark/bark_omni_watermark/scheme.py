@@ -1,20 +1,24 @@
-"""A keyed patchwork watermark on STFT magnitudes, with a 16-bit payload and a calibrated detector.
+"""A keyed patchwork watermark on log-frequency band energies in long time cells, with a 16-bit payload and a
+calibrated detector (scheme ``bark-omni-patchwork-v3``).
 
-Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of tiles (32 ms x 62.5 Hz) between
-562 Hz and 3.94 kHz: the band survives 16 kHz resampling, low-pass at 4 kHz, high-pass at 500 Hz and speech
-codecs, and a multiplicative change hides under the speech itself. The tile signs come from a PRNG keyed by
-HMAC(key); the pattern repeats every ``PERIOD_TILES`` tiles, so a crop or a shift only moves its phase. A third
-of the pattern is a payload-independent *sync* part; the rest carries 16 bits, each spread over its own tiles.
+Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of cells: ``N_BANDS`` bands spaced
+evenly in log frequency between ``F_LO`` and ``F_HI`` (a fifth of an octave each) by ``CELL_S`` in time. Why these
+cells: a band that wide holds several harmonics of any voice, so the mark does not depend on where a speaker's
+harmonics fall (v2's 62.5 Hz bands did: it missed high female voices for most keys); a pitch shift of a semitone
+moves a band by less than half its width and a phase vocoder (85 ms frames) or a room's tail does not smear a
+192 ms cell away. The cell signs come from a PRNG keyed by HMAC(key); the pattern repeats every
+``PERIOD_TILES`` cells, so a crop or a shift only moves its phase. A third of the cells is a payload-independent
+*sync* part; the rest carries the 16 bits as a 32-bit Reed-Muller RM(2,5) codeword (soft ML decoding).
 
-Detection (at 16 kHz, whatever the input rate) looks at the residual of the log band energies (minus what is
-smooth in time and what is smooth across bands, so speech, gain, EQ and filtering cancel), searches speed
-factors (time and frequency scale together, as a resampling speed change does) and phase offsets, and scores
-the sync correlation plus the payload correlations with their best signs (the payload is unknown). For a
-fixed hypothesis the statistic is built from self-normalised Rademacher sums: under the null (audio not marked
-with this key) their law is known whatever the audio (numerical convolution, saddlepoint far in the tail). The
-search takes the maximum over K hypotheses; the p-value is 1 - (1 - p1)^(P_VALUE_EFFICIENCY * K), which with an
-efficiency of 1 (Bonferroni) is conservative because the hypotheses are correlated. bench/watermark_robustness.py
-measures the false-positive rate on unmarked speech against many unrelated keys.
+Detection (at 16 kHz, whatever the input rate) takes the residual of the log band energies (minus what is smooth
+in time and what is smooth across bands, so speech, gain, EQ and filtering cancel) and searches, exhaustively,
+every phase offset under three families of (time scale, frequency scale) hypotheses: speed changes (both
+together, as resampling does), pitch shifts (frequency only, duration kept) and tempo changes (time only, pitch
+kept). For one hypothesis the statistic is built from self-normalised Rademacher sums whose law under the null
+(audio not marked with this key) is known whatever the audio (numerical convolution, saddlepoint far in the
+tail); the p-value is 1 - (1 - p1)^K over the K hypotheses searched (Sidak/Bonferroni: conservative, since the
+hypotheses are correlated). bench/watermark_calibration.py measures the false-positive rate on unmarked speech
+against many unrelated keys.
 """
 
 from __future__ import annotations
@@ -29,41 +33,44 @@ from bark_omni.audio import resample
 
 from .keys import key_id, keyed_rng
 
-SCHEME = "bark-omni-patchwork-v2"
+SCHEME = "bark-omni-patchwork-v3"
 PAYLOAD_BITS = 16
 CODE_BITS = 32  # the payload is sent as a Reed-Muller RM(2,5) codeword: [32, 16, 8], decoded by soft ML
-ALPHA = 0.11  # log-amplitude step per tile (+-0.96 dB)
-F_LO, BAND_HZ, N_BANDS = 562.5, 62.5, 54  # 562.5 Hz .. 3937.5 Hz
-HOP_S, WIN_S = 0.008, 0.032
-TILE_FRAMES, PERIOD_TILES = 4, 24  # 32 ms tiles, pattern period 0.768 s
-SYNC_FRACTION = 1 / 3
+ALPHA = 0.11  # log-amplitude step per cell (+-0.96 dB)
+F_LO, BAND_HZ, N_BANDS = 562.5, 62.5, 71  # 562.5 Hz .. 5 kHz in 62.5 Hz bands
+EMBED_WIN_S, EMBED_HOP_S = 0.064, 0.016  # the embedder's STFT: 15.6 Hz bins, so a harmonic stays inside one band
 DETECT_SR = 16000
+DETECT_WIN, DETECT_HOP = 1024, 256  # the detector's STFT at 16 kHz: 64 ms window, 16 ms hop
+HOP_S = DETECT_HOP / DETECT_SR
+TILE_FRAMES, PERIOD_TILES = 8, 16  # 128 ms cells, pattern period 2.05 s
+CELL_S = TILE_FRAMES * HOP_S
+TILE_GUARD = 0  # detector frames skipped at each end of a cell
+SYNC_FRACTION = 1 / 3
 MAX_SPEED_CHANGE = 0.06  # resampling speed changes (time and pitch together)
-# Pitch shifts with the duration kept (+-1 semitone is 5.9 %: 0.065) and tempo changes with the pitch kept (+-10 %:
-# 0.12) can be searched too, but with 32 ms tiles a phase vocoder smears the mark away, so the extra hypotheses
-# only cost power (Bonferroni) and time: off by default (see docs/responsible-use.md for the measurement).
-MAX_PITCH_CHANGE = 0.0
-PITCH_STEP = 0.008
-MAX_TEMPO_CHANGE = 0.0
-FREQ_QUANTUM = 0.004  # frequency scales are rounded to this before the band residual is computed
-P_VALUE_EFFICIENCY = 1.0  # Bonferroni: conservative (on unmarked speech ~3 % of p-values are <= 0.1)
+MAX_PITCH_CHANGE = 0.065  # pitch shifts with the duration kept (+-1 semitone is 5.9 %)
+MAX_TEMPO_CHANGE = 0.12  # tempo changes with the pitch kept (+-10 %)
+FREQ_STEP = 0.003  # frequency-scale step: a quarter band at 5 kHz
+MAX_TIME_STEP = 0.02
+RESIDUAL_TIME_TILES, RESIDUAL_BANDS = 3, 5  # smoothing lengths of the residual's two high-pass filters
+P_VALUE_EFFICIENCY = 1.0  # Bonferroni/Sidak over every hypothesis: conservative
 RESIDUAL_CLIP = 3.0
+WEIGHT_TILES, WEIGHT_BANDS, WEIGHT_FLOOR = 3, 5, 0.01  # the residual is divided by its local mean square
 DYNAMIC_RANGE_DB = 50.0
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """The keyed tile signs (PERIOD_TILES x N_BANDS), which tiles are sync, and which bit each other tile carries."""
+    """The keyed cell signs (PERIOD_TILES x N_BANDS), which cells are sync, and which bit each other cell carries."""
 
     signs: np.ndarray
-    bit_of: np.ndarray  # -1 for sync tiles, else the payload bit index
+    bit_of: np.ndarray  # -1 for sync cells, else the code bit index
 
     @property
     def sync_mask(self) -> np.ndarray:
         return self.bit_of < 0
 
     def embedded(self, payload: int) -> np.ndarray:
-        """Tile signs with the payload's codeword applied (what the embedder writes)."""
+        """Cell signs with the payload's codeword applied (what the embedder writes)."""
         bits = codeword(payload)
         flip = np.where(self.bit_of < 0, 1.0, np.where(bits[np.maximum(self.bit_of, 0)] > 0, 1.0, -1.0))
         return self.signs * flip
@@ -114,6 +121,11 @@ def make_pattern(key: bytes) -> Pattern:
     return Pattern(signs=signs, bit_of=bit_of.reshape(shape))
 
 
+def band_of(freqs_hz: np.ndarray) -> np.ndarray:
+    """The band of each frequency (negative below ``F_LO``, ``N_BANDS`` or more above the top band)."""
+    return np.floor((np.asarray(freqs_hz, dtype=np.float64) - F_LO) / BAND_HZ).astype(np.int64)
+
+
 def _mono(audio: np.ndarray) -> np.ndarray:
     from bark_omni.errors import InvalidInputError
 
@@ -142,14 +154,14 @@ def embed(audio: np.ndarray, sample_rate: int, key: bytes, payload: int) -> np.n
     sr = _check_rate(sample_rate)
     x = _mono(audio)
     dtype = np.asarray(audio).dtype if np.issubdtype(np.asarray(audio).dtype, np.floating) else np.float32
-    n_win = int(round(WIN_S * sr))
-    hop = int(round(HOP_S * sr))
+    n_win = int(round(EMBED_WIN_S * sr))
+    hop = int(round(EMBED_HOP_S * sr))
     if len(x) < n_win:
         return np.asarray(audio, dtype=dtype).copy()
     freqs, times, spec = stft(x, fs=sr, window="hann", nperseg=n_win, noverlap=n_win - hop, boundary="zeros", padded=True)
-    bands = np.floor((freqs - F_LO) / BAND_HZ).astype(np.int64)
+    bands = band_of(freqs)
     in_band = (bands >= 0) & (bands < N_BANDS)
-    tiles = np.floor(times / (TILE_FRAMES * HOP_S) + 1e-9).astype(np.int64) % PERIOD_TILES
+    tiles = np.floor(times / CELL_S + 1e-9).astype(np.int64) % PERIOD_TILES
     signs = make_pattern(key).embedded(payload)
     gain = np.ones(spec.shape)
     gain[in_band] = np.exp(ALPHA * signs[tiles][:, bands[in_band]]).T
@@ -198,32 +210,32 @@ class Detection:
                 "keys_tried": self.keys_tried, "min_bit_confidence": round(min(self.bit_confidence), 3) if self.bit_confidence else None}
 
 
+def _symmetric_grid(limit: float, step: float) -> np.ndarray:
+    n = int(math.ceil(limit / step - 1e-9))
+    return 1.0 + step * np.arange(-n, n + 1)
+
+
 def _time_step(duration_s: float) -> float:
-    """Scale step fine enough that the worst mismatch drifts a quarter tile over the clip."""
-    return min(0.004, TILE_FRAMES * HOP_S / (2.0 * max(duration_s, 1e-3)))
+    """Time-scale step fine enough that the worst mismatch drifts a quarter cell over the clip."""
+    return min(MAX_TIME_STEP, CELL_S / (2.0 * max(duration_s, 1e-3)))
 
 
 def speed_grid(duration_s: float) -> np.ndarray:
     """Speed factors (time and frequency scaled together) to try."""
-    step = _time_step(duration_s)
-    n = int(math.ceil(MAX_SPEED_CHANGE / step))
-    return 1.0 + step * np.arange(-n, n + 1)
+    return _symmetric_grid(MAX_SPEED_CHANGE, _time_step(duration_s))
 
 
 def scale_grid(duration_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Every (time scale, frequency scale) hypothesis: resampling speed changes, pitch shifts (time 1) and tempo
-    changes (frequency 1)."""
-    speeds = speed_grid(duration_s)
-    n_pitch = int(math.ceil(MAX_PITCH_CHANGE / PITCH_STEP))
-    pitches = 1.0 + PITCH_STEP * np.arange(-n_pitch, n_pitch + 1)
-    pitches = pitches[np.abs(pitches - 1.0) > 1e-9]
+    """Every (time scale, frequency scale) hypothesis: resampling speed changes (both together, stepped finely
+    enough for both), pitch shifts (time scale 1) and tempo changes (frequency scale 1), without repeats."""
     step = _time_step(duration_s)
-    n_tempo = int(math.ceil(MAX_TEMPO_CHANGE / step))
-    tempos = 1.0 + step * np.arange(-n_tempo, n_tempo + 1)
-    tempos = tempos[np.abs(tempos - 1.0) > 1e-9]
-    times = np.concatenate([speeds, np.ones(len(pitches)), tempos])
-    freqs = np.concatenate([speeds, pitches, np.ones(len(tempos))])
-    return times, freqs
+    pairs = [(float(t), float(t)) for t in _symmetric_grid(MAX_SPEED_CHANGE, min(step, FREQ_STEP))]
+    if MAX_PITCH_CHANGE > 0:
+        pairs += [(1.0, float(f)) for f in _symmetric_grid(MAX_PITCH_CHANGE, FREQ_STEP)]
+    if MAX_TEMPO_CHANGE > 0:
+        pairs += [(float(t), 1.0) for t in _symmetric_grid(MAX_TEMPO_CHANGE, step)]
+    unique = sorted(set((round(t, 9), round(f, 9)) for t, f in pairs))
+    return np.array([t for t, _ in unique]), np.array([f for _, f in unique])
 
 
 def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
@@ -231,23 +243,21 @@ def _resample(x: np.ndarray, sr: int, target: int) -> np.ndarray:
 
 
 def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:
-    """Compute the log-power residual at 16 kHz and fold it onto the pattern period for every speed."""
+    """Compute the log band-energy residual at 16 kHz and fold it onto the pattern period for every hypothesis."""
     from scipy.signal import stft
 
     sr = _check_rate(sample_rate)
     x = _resample(_mono(audio), sr, DETECT_SR)
-    n_win, hop = int(WIN_S * DETECT_SR), int(HOP_S * DETECT_SR)
     period = PERIOD_TILES * TILE_FRAMES
     duration = len(x) / DETECT_SR
     times, freqs = scale_grid(duration)
     folded = np.zeros((len(times), period, N_BANDS))
-    if len(x) < n_win * 2:
+    if len(x) < DETECT_WIN * 2:
         return Analysis(times, folded, duration, freqs)
-    freqs_hz, _, spec = stft(x, fs=DETECT_SR, window="hann", nperseg=n_win, noverlap=n_win - hop, boundary="zeros",
-                             padded=True)
-    f_min = F_LO * (1 - max(MAX_SPEED_CHANGE, MAX_PITCH_CHANGE)) - 2 * BAND_HZ
-    f_max = (F_LO + N_BANDS * BAND_HZ) * (1 + max(MAX_SPEED_CHANGE, MAX_PITCH_CHANGE)) + 2 * BAND_HZ
-    keep = (freqs_hz >= f_min) & (freqs_hz <= f_max)
+    freqs_hz, _, spec = stft(x, fs=DETECT_SR, window="hann", nperseg=DETECT_WIN, noverlap=DETECT_WIN - DETECT_HOP,
+                             boundary="zeros", padded=True)
+    widest = 1.0 + max(MAX_SPEED_CHANGE, MAX_PITCH_CHANGE)
+    keep = (freqs_hz >= F_LO / widest - 2 * BAND_HZ) & (freqs_hz <= (F_LO + N_BANDS * BAND_HZ) * widest + 2 * BAND_HZ)
     freqs_hz = freqs_hz[keep]
     power = np.abs(spec[keep].T) ** 2  # (frames, bins)
     frame_energy = power.sum(axis=1)
@@ -258,21 +268,29 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Analysis:
     frames = np.arange(power.shape[0])
     residuals: dict[float, np.ndarray] = {}
     for i, (t, f) in enumerate(zip(times, freqs)):
-        key = round(float(f) / FREQ_QUANTUM) * FREQ_QUANTUM  # a quarter band at 4 kHz at most: one residual serves
-        if key not in residuals:                              # many time scales
-            residuals[key] = _residual(power, freqs_hz, key, loud) * active
-        folded[i] = _fold(residuals[key], np.rint(frames * t).astype(np.int64) % period, period)
+        if f not in residuals:  # one residual per frequency scale serves every time scale
+            residuals[f] = _residual(power, freqs_hz, f, loud) * active
+        folded[i] = _fold(residuals[f], np.rint(frames * t).astype(np.int64) % period, period)
     return Analysis(times, folded, duration, freqs)
 
 
 def _residual(power: np.ndarray, freqs_hz: np.ndarray, scale: float, loud: float) -> np.ndarray:
     """Log band energies under a frequency scale, minus what is smooth in time and across bands."""
-    bands = np.floor((freqs_hz / scale - F_LO) / BAND_HZ).astype(np.int64)
+    bands = band_of(freqs_hz / scale)
     ok = (bands >= 0) & (bands < N_BANDS)
     assign = np.zeros((len(freqs_hz), N_BANDS))
     assign[np.nonzero(ok)[0], bands[ok]] = 1.0
     level = np.log(power @ assign + loud * 1e-9)  # (frames, N_BANDS): log band energy
-    return np.clip(_double_highpass(level), -RESIDUAL_CLIP, RESIDUAL_CLIP)
+    residual = np.clip(_double_highpass(level), -RESIDUAL_CLIP, RESIDUAL_CLIP)
+    return residual / (_local_mean_square(residual) + WEIGHT_FLOOR)
+
+
+def _local_mean_square(residual: np.ndarray) -> np.ndarray:
+    """The residual's power around each frame and band: dividing by it weights each cell by its reliability
+    (inverse noise variance), so loud transients and near-silent bands stop dominating the sums."""
+    from scipy.ndimage import uniform_filter
+
+    return uniform_filter(residual**2, size=(WEIGHT_TILES * TILE_FRAMES, WEIGHT_BANDS), mode="nearest")
 
 
 def _fold(residual: np.ndarray, phase: np.ndarray, period: int) -> np.ndarray:
@@ -284,25 +302,27 @@ def _fold(residual: np.ndarray, phase: np.ndarray, period: int) -> np.ndarray:
 
 
 def _double_highpass(level: np.ndarray) -> np.ndarray:
-    """Remove what is smooth in time (the spectral envelope, harmonics) and what is smooth across bands
-    (syllable loudness, onsets): L - T(L) - F(L) + TF(L). The tile pattern changes every tile and band, so it
-    survives; the speech around it mostly cancels, which is what makes the score strong on real speech."""
+    """Remove what is smooth in time (the spectral envelope) and what is smooth across bands (syllable loudness,
+    onsets): L - T(L) - F(L) + TF(L). The cell pattern changes every cell and band, so it survives; the speech
+    around it mostly cancels."""
     from scipy.ndimage import uniform_filter1d
 
-    time_avg = uniform_filter1d(level, size=3 * TILE_FRAMES, axis=0, mode="nearest")
-    band_avg = uniform_filter1d(level, size=5, axis=1, mode="nearest")
-    both = uniform_filter1d(band_avg, size=3 * TILE_FRAMES, axis=0, mode="nearest")
+    size_t = RESIDUAL_TIME_TILES * TILE_FRAMES
+    time_avg = uniform_filter1d(level, size=size_t, axis=0, mode="nearest")
+    band_avg = uniform_filter1d(level, size=RESIDUAL_BANDS, axis=1, mode="nearest")
+    both = uniform_filter1d(band_avg, size=size_t, axis=0, mode="nearest")
     return level - time_avg - band_avg + both
 
 
 def _tile_sums(folded: np.ndarray) -> np.ndarray:
-    """For every speed and phase offset, the residual summed per pattern tile: (speeds, offsets, tiles, bands)."""
-    n_speeds, period, n_bands = folded.shape
+    """For every scale and phase offset, the residual summed per pattern cell (less ``TILE_GUARD`` frames at each
+    end, which straddle two cells): (scales, offsets, tiles, bands)."""
+    n_scales, period, n_bands = folded.shape
     tripled = np.concatenate([folded, folded, folded], axis=1)
-    cum = np.concatenate([np.zeros((n_speeds, 1, n_bands)), np.cumsum(tripled, axis=1)], axis=1)
+    cum = np.concatenate([np.zeros((n_scales, 1, n_bands)), np.cumsum(tripled, axis=1)], axis=1)
     offsets = np.arange(period)[:, None]
     starts = (np.arange(PERIOD_TILES)[None, :] * TILE_FRAMES - offsets) % period + period
-    return np.ascontiguousarray(cum[:, starts + TILE_FRAMES] - cum[:, starts])
+    return np.ascontiguousarray(cum[:, starts + TILE_FRAMES - TILE_GUARD] - cum[:, starts + TILE_GUARD])
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 
-def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> np.ndarray:
+def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0, f0: float = 120.0) -> np.ndarray:
     from scipy.signal import lfilter
 
     rng = np.random.default_rng(seed)
     n = int(seconds * sample_rate)
     t = np.arange(n) / sample_rate
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)) + 10 * np.sin(2 * np.pi * 3.1 * t)
+    f0 = f0 * (1 + np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)) / 3 + np.sin(2 * np.pi * 3.1 * t) / 12)
     phase = np.cumsum(f0 / sample_rate)
     source = (np.diff(np.floor(phase), prepend=0) > 0).astype(float) + 0.1 * rng.normal(size=n)
     out = np.zeros(n)
@@ -35,6 +35,12 @@ def speechlike(seconds: float, sample_rate: int = 24000, seed: int = 0) -> np.nd
 @pytest.fixture(scope="session")
 def speech_clip() -> np.ndarray:
     return speechlike(6.0)
+
+
+@pytest.fixture(scope="session")
+def high_voice_clip() -> np.ndarray:
+    """5 s at 22.05 kHz of a voice gliding around 260 Hz (sparse harmonics, like espeak's female voices)."""
+    return speechlike(5.0, sample_rate=22050, seed=7, f0=260.0)
 
 
 @pytest.fixture(autouse=True)

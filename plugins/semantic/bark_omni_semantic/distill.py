@@ -8,7 +8,9 @@
 2. Training: cross-entropy of the head's logits against the tokens, Adam (lr 1e-3, as the community trained),
    batches of ``batch`` clips chosen by a generator seeded per step, so a resumed run draws what an uninterrupted
    one would. ``checkpoint.safetensors`` (head and Adam state) and ``state.json`` are written every ``save_every``
-   steps; running again with the same config continues from there.
+   steps; running again with the same config continues from there. Under torchrun each process takes an equal
+   share of every step's clips and the gradients are summed (``bark_omni.distributed``); process 0 alone makes
+   the teacher data, evaluates and writes files.
 3. Figures: held-out token accuracy, against two baselines: uniform chance (1 / 10,000) and the majority-class rate
    of the held-out tokens (what always answering the most frequent token scores). The head is saved in our
    format with them (``quantizer.safetensors`` + ``quantizer.json``).
@@ -210,30 +212,85 @@ def _resume(out: Path, head: Any, optimizer: Any, config: DistillConfig) -> tupl
     return int(meta["step"]), list(meta["history"])
 
 
-def train_quantizer(config: DistillConfig, out: str | Path, progress: Callable[[str], None] = lambda msg: None,
-                    host: Any = None) -> dict[str, Any]:
-    """Run (or resume) the recipe into ``out``; returns the figures (also in ``quantizer.json``)."""
+def _rank_rows(config: DistillConfig, rows: list[Any], step: int, procs: Any) -> tuple[list[Any], int]:
+    """This process's share of ``step``'s global batch (drawn from (seed, step) alone, the same on every process)
+    and the number of frames of the whole global batch (what the loss is averaged over)."""
     import torch
 
-    from bark_omni.host import default_host
+    pick = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    order = torch.randperm(len(rows), generator=pick)[: config.batch].tolist()
+    share = len(order) // procs.world_size
+    mine = order[procs.rank * share:(procs.rank + 1) * share]
+    return [rows[i] for i in mine], sum(len(rows[i][1]) for i in order[: share * procs.world_size])
+
+
+def _train_step(head: Any, optimizer: Any, rows: list[Any], frames: int, device: Any, procs: Any) -> float:
+    """One optimizer step on the global batch: each process's cross-entropy summed over its frames over the
+    global frame count, gradients summed over processes (one process: the plain mean cross-entropy)."""
+    import torch
+
+    from bark_omni import distributed
+
+    x, y = _batch(rows, device)
+    head.train()
+    loss = torch.nn.functional.cross_entropy(head(x).reshape(-1, head.output_size), y.reshape(-1), ignore_index=-100,
+                                             reduction="sum") / frames
+    optimizer.zero_grad()
+    loss.backward()
+    distributed.sum_gradients(procs, head.parameters())
+    optimizer.step()
+    return distributed.sum_values(procs, {"loss": float(loss.detach())})["loss"]
+
+
+def _teacher_data(config: DistillConfig, out: Path, host: Any, device: Any, tokenizer: Any,
+                  progress: Callable[[str], None], procs: Any) -> dict[str, list[Any]]:
+    """The cached teacher data, made (by process 0 alone) when there is none for these settings."""
+    from bark_omni import distributed
+
+    data_path = out / "data.safetensors"
+    data = _load_data(data_path, config.data_key()) if procs.main else None
+    if procs.main and data is None:
+        data = make_data(config, host, str(device), tokenizer, progress)
+        _save_data(data, data_path, config.data_key())
+    distributed.barrier(procs)
+    return data if data is not None else _load_data(data_path, config.data_key())
+
+
+def train_quantizer(config: DistillConfig, out: str | Path, progress: Callable[[str], None] = lambda msg: None,
+                    host: Any = None) -> dict[str, Any]:
+    """Run (or resume) the recipe into ``out``; returns the figures (also in ``quantizer.json``). Under torchrun
+    every process takes an equal share of each global batch of ``batch`` clips (``batch`` must divide by the
+    number of processes) and the gradients are summed: the result is one process's, within float tolerance."""
+    from bark_omni import distributed
     from bark_omni.models import default_device
+
+    procs = distributed.start(config.device or default_device())
+    try:
+        return _train(config, Path(out).expanduser(), progress if procs.main else (lambda msg: None), host, procs)
+    finally:
+        distributed.stop(procs)
+
+
+def _train(config: DistillConfig, out: Path, progress: Callable[[str], None], host: Any, procs: Any) -> dict[str, Any]:
+    import torch
+
+    from bark_omni import distributed
+    from bark_omni.host import default_host
     from bark_omni.models import resolve_model
 
     from .loading import load_tokenizer
     from .quantizer import QuantizerHead, save_quantizer
 
-    out = Path(out).expanduser()
+    if config.batch % procs.world_size:
+        raise InvalidInputError(f"batch {config.batch} does not divide among {procs.world_size} processes; "
+                                "choose a multiple of the process count")
     out.mkdir(parents=True, exist_ok=True)
     host = host or default_host()
-    device = config.device or default_device()
+    device = procs.device
     path, _ = resolve_model(config.model, host)
     options = {k: v for k, v in (("hubert", config.hubert), ("layer", config.layer)) if v is not None}
-    tokenizer = load_tokenizer(str(path), device, options)
-    data_path = out / "data.safetensors"
-    data = _load_data(data_path, config.data_key())
-    if data is None:
-        data = make_data(config, host, device, tokenizer, progress)
-        _save_data(data, data_path, config.data_key())
+    tokenizer = load_tokenizer(str(path), str(device), options)
+    data = _teacher_data(config, out, host, device, tokenizer, progress, procs)
     width = data["train"][0][0].shape[1]
     torch.manual_seed(config.seed)
     head = QuantizerHead(width, config.hidden or (1024 if width >= 256 else 128)).to(device)
@@ -241,22 +298,19 @@ def train_quantizer(config: DistillConfig, out: str | Path, progress: Callable[[
     step, history = _resume(out, head, optimizer, config)
     t0, start = time.perf_counter(), step
     while step < config.steps:
-        pick = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-        order = torch.randperm(len(data["train"]), generator=pick)[: config.batch].tolist()
-        x, y = _batch([data["train"][i] for i in order], device)
-        head.train()
-        loss = torch.nn.functional.cross_entropy(head(x).reshape(-1, head.output_size), y.reshape(-1), ignore_index=-100)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        rows, frames = _rank_rows(config, data["train"], step, procs)
+        loss = _train_step(head, optimizer, rows, frames, device, procs)
         step += 1
-        if step % config.save_every == 0 or step == config.steps:
-            history.append({"step": step, "loss": round(float(loss), 4), **evaluate(head, data["val"], device)})
+        if (step % config.save_every == 0 or step == config.steps) and procs.main:
+            history.append({"step": step, "loss": round(loss, 4), **evaluate(head, data["val"], device)})
             _save_checkpoint(out, head, optimizer, step, config, history)
             progress(f"step {step}: loss {history[-1]['loss']}, held-out accuracy {history[-1]['val_accuracy']}")
+    distributed.barrier(procs)
+    if not procs.main:
+        return {}
     figures = {**evaluate(head, data["val"], device), "steps": step, "train_clips": len(data["train"]),
                "val_clips": len(data["val"]), "train_s_this_run": round(time.perf_counter() - t0, 2),
-               "resumed_from_step": start, "teacher": str(config.model)}
+               "resumed_from_step": start, "teacher": str(config.model), "world_size": procs.world_size}
     save_quantizer(head.cpu(), out, {"hubert": str(options.get("hubert", "the model's default")),
                                      "layer": tokenizer.layer, "figures": figures, "recipe": asdict(config)})
     return figures

@@ -48,16 +48,19 @@ def train_command(
     seed: int = typer.Option(0, help="Seed of the data and the head."),
     hubert: Optional[str] = typer.Option(None, help="A HuBERT folder or hub id (default: the model's)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
+    batch: int = typer.Option(8, help="Clips per optimiser step: the global batch, shared among torchrun's processes."),
 ) -> None:
-    """Train a quantizer by self-distillation from frozen Bark (resumable: run it again to continue)."""
+    """Train a quantizer by self-distillation from frozen Bark (resumable: run it again to continue; under
+    torchrun, every process takes a share of each batch)."""
     import json
 
     from .distill import DistillConfig, train_quantizer
 
     config = DistillConfig(model=model, clips=clips, steps=steps, seconds=seconds, seed=seed, hubert=hubert,
-                           device=device)
+                           device=device, batch=batch)
     report = train_quantizer(config, output, progress=lambda msg: typer.echo(msg, err=True))
-    typer.echo(json.dumps(report, indent=2))
+    if report:  # process 0 of a torchrun job reports; the others return nothing
+        typer.echo(json.dumps(report, indent=2))
 
 
 @hookimpl

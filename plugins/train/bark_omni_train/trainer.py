@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 import torch
 
+from bark_omni import distributed
 from bark_omni.fusion import FusionModel
 
 from . import checkpoint as ckpt
-from . import distributed
 from .config import TrainConfig
 from .errors import DataError, ResumeError
 from .evaluate import prepare_inputs, probe, validate

@@ -1,14 +1,16 @@
-"""Processes of a run, as torchrun starts them: nothing here launches or rendezvous by itself.
+"""Processes of a training run, as torchrun starts them: nothing here launches or rendezvous by itself.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the default process group is created with NCCL on
-CUDA and gloo otherwise; each process picks ``cuda:LOCAL_RANK``. Alone, it is process 0 of 1.
+CUDA and gloo otherwise; each process picks ``cuda:LOCAL_RANK``. Alone, it is process 0 of 1. Shared by the
+trainers of the plugins (``bark-omni-train``'s adapters, ``bark-omni-semantic``'s quantizer), which depend on the
+core and never on each other. Imported by them only: generation never loads ``torch.distributed``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 import torch.distributed as dist
@@ -69,6 +71,22 @@ def sum_values(processes: Processes, values: dict[str, float]) -> dict[str, floa
                           device=processes.device if processes.device.type == "cuda" else "cpu")
     dist.all_reduce(tensor)
     return dict(zip(keys, tensor.tolist()))
+
+
+def sum_gradients(processes: Processes, parameters: Iterable[torch.nn.Parameter]) -> None:
+    """Replace each parameter's gradient by its sum over every process (each process's loss is its share of
+    the global batch's, so the sum is the global batch's gradient). One flat all-reduce, not one per tensor."""
+    if not processes.distributed:
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for grad in grads:
+        grad.copy_(flat[offset:offset + grad.numel()].view_as(grad))
+        offset += grad.numel()
 
 
 def gather(processes: Processes, value: Any) -> list[Any]:

@@ -127,7 +127,7 @@ class Routing:
 
     def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
         """(B, T, M) ``sigmoid(logits + offsets)`` before presence and priority (which the conditioning folds into
-        its per-slot weights once per generation); None without a router (every present modality at 1)."""
+        its per-token weights once per generation); None without a router (every present modality at 1)."""
         if self.logits is None:
             return None
         return torch.sigmoid(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
@@ -173,77 +173,55 @@ class GatedCrossAttention(nn.Module):
         """Per-generation keys and values of the context (B, N, d_ctx)."""
         return self._heads(self.k(ctx)), self._heads(self.v(ctx))
 
-    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, grid: SegmentGrid,
+    def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
                 bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, out_weight: torch.Tensor | None = None,
                 record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """One call on hidden states ``h`` (B, T, C), with the context laid out on ``grid`` (one row of ``L``
-        slots per present modality, so one softmax over the last axis is a softmax per modality):
+        """One call on hidden states ``h`` (B, T, C) attending the context (its modality blocks per ``layout``):
 
-        * ``keys`` / ``values`` (B, H, M_p * L, D): keys already scaled by ``D ** -0.5``;
-        * ``bias`` (B, 1 or T, M_p, L): 0 where a query may see a slot, the dtype's minimum where not (padding,
-          masked or out-of-window tokens); None when every query sees every slot;
-        * ``weight`` (B, 1 or T, M_p, L): what multiplies each slot's attention after the softmax: visibility,
-          a timed token's time weight, the request's presence x priority of its modality;
+        * ``keys`` / ``values`` (B, H, N, D): keys already scaled by ``D ** -0.5``;
+        * ``bias`` (B, 1 or T, N): 0 where a query may see a token, the most negative float where not (masked or
+          out-of-window tokens); None when every query sees every token;
+        * ``weight`` (B, 1 or T, N): what multiplies each token's attention after its modality's softmax:
+          visibility, a timed token's time weight, the request's presence x priority of its modality;
         * ``out_weight``: ``tanh(gate) * out.weight`` (computed once per generation; None computes it here).
 
-        A query that sees no slot of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
+        A query that sees no token of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
         it sees none at all. ``record``, when given, receives the (B, M) gates averaged over queries (training)."""
         B, T, C = h.shape
         x = self.norm(h)
         q = self.q(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        scores = (q @ keys.transpose(-1, -2)).view(B, self.n_head, T, grid.rows, grid.width)
+        scores = q @ keys.transpose(-1, -2)  # (B, H, T, N)
         if bias is not None:
             scores = scores + bias[:, None]
-        probs = torch.softmax(scores, dim=-1)
+        if len(layout.spans) == 1:
+            probs = torch.softmax(scores, dim=-1)
+        else:  # a softmax per modality: one modality's attention never competes with another's
+            probs = torch.cat([torch.softmax(scores[..., s:e], dim=-1) for s, e in layout.spans], dim=-1)
         gates = routing.raw_gates(self.route(x) if self.route is not None else None)  # (B, T, M) or None
         if record is not None:
             record.append(routing.applied(gates, T).mean(1))
         if gates is not None:
-            gates = (gates if grid.all_modalities else gates[..., grid.modalities])[:, None, :, :, None]
-            probs = probs * (gates if weight is None else gates * weight[:, None])
-        elif weight is not None:
+            weight = gates[..., layout.token_modality] if weight is None else gates[..., layout.token_modality] * weight
+        if weight is not None:
             probs = probs * weight[:, None]
-        y = (probs.view(B, self.n_head, T, grid.rows * grid.width) @ values).transpose(1, 2).reshape(B, T, C)
+        y = (probs @ values).transpose(1, 2).reshape(B, T, C)
         if out_weight is None:
             out_weight = torch.tanh(self.gate) * self.out.weight
-        return h + F.linear(y, out_weight).to(h.dtype)
+        return h + F.linear(y.to(out_weight.dtype), out_weight).to(h.dtype)
 
 
 @dataclass(frozen=True)
-class SegmentGrid:
-    """Where the context's modality blocks go in a padded grid: one row of ``width`` slots per present modality
-    (``modalities`` lists their indices), ``index`` (rows * width,) the context token in each slot (padding
-    points at token 0), ``pad`` (rows, width) True on padding slots. Laid out once per generation, so that a
-    step computes every modality's own softmax with one batched softmax instead of one per modality."""
+class Layout:
+    """The context's modality blocks: ``spans`` (first, end) token of each block, ``token_modality`` (N,) the
+    modality index of every token (to spread per-modality gates over tokens with one index)."""
 
-    modalities: torch.Tensor
-    index: torch.Tensor
-    pad: torch.Tensor
-    all_modalities: bool
-
-    @property
-    def rows(self) -> int:
-        return int(self.pad.shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.pad.shape[1])
+    spans: tuple[tuple[int, int], ...]
+    token_modality: torch.Tensor
 
     @classmethod
-    def of(cls, segments: Sequence[tuple[int, int, int]], n_modalities: int, device: torch.device) -> SegmentGrid:
-        width = max(e - s for _, s, e in segments)
-        slots = torch.arange(width, device=device)
-        starts = torch.tensor([s for _, s, _ in segments], device=device)
-        lengths = torch.tensor([e - s for _, s, e in segments], device=device)
-        pad = slots[None, :] >= lengths[:, None]
-        index = torch.where(pad, torch.zeros_like(pad, dtype=torch.long), starts[:, None] + slots[None, :])
-        modalities = [m for m, _, _ in segments]
-        return cls(torch.tensor(modalities, device=device), index.reshape(-1), pad,
-                   modalities == list(range(n_modalities)))
-
-    def place(self, per_token: torch.Tensor) -> torch.Tensor:
-        """(..., N) per context token -> (..., rows, width) per slot (padding slots get token 0's value)."""
-        return per_token[..., self.index].unflatten(-1, (self.rows, self.width))
+    def of(cls, segments: Sequence[tuple[int, int, int]], device: torch.device) -> Layout:
+        owner = torch.cat([torch.full((e - s,), m, dtype=torch.long) for m, s, e in segments]).to(device)
+        return cls(tuple((s, e) for _, s, e in segments), owner)
 
 
 class RoutingMLP(nn.Module):
@@ -356,8 +334,9 @@ class FusionModel(nn.Module):
     @classmethod
     def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
-                   routing: str = "gated") -> FusionModel:
-        """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``."""
+                   routing: str = "gated", every: int = 4) -> FusionModel:
+        """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``, injecting after
+        every ``every``-th block of each stage, the last one included (4: 3 of Bark's 12 blocks; 6: 2 of 12)."""
         rank = {spec.modality: (spec.rank, spec.modality) for spec in host.adapters.values()}
         modalities = tuple(sorted(dict.fromkeys(modalities), key=lambda m: rank.get(m, (float("inf"), m))))
         if not modalities:
@@ -365,7 +344,7 @@ class FusionModel(nn.Module):
         text_cfg, coarse_cfg = models.text.config, models.coarse.config
         config = FusionConfig(
             modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
-            layers={"semantic": default_layers(text_cfg.n_layer), "coarse": default_layers(coarse_cfg.n_layer)},
+            layers={"semantic": default_layers(text_cfg.n_layer, every), "coarse": default_layers(coarse_cfg.n_layer, every)},
             d_models={"semantic": text_cfg.n_embd, "coarse": coarse_cfg.n_embd},
             base_fingerprint=models.fingerprint, routing=routing,
         )
@@ -454,8 +433,10 @@ class FusionModel(nn.Module):
 
     # encoding --------------------------------------------------------------------------------------
 
-    def prepare(self, bundles: Sequence[ModalityBundle]) -> dict[str, list[Any]]:
-        """Validate and pre-encode (frozen encoders, no grad) every present input; None where absent."""
+    def prepare(self, bundles: Sequence[ModalityBundle], encoded: EncodedInputs | None = None) -> dict[str, list[Any]]:
+        """Validate and pre-encode (frozen encoders, no grad) every present input; None where absent.
+        ``encoded`` (the host's) reuses an input's encoding when the same input comes again (a voice or an image
+        over several requests, or a long text's segments)."""
         for bundle in bundles:
             missing = [m for m in bundle.present() if m not in self.config.modalities]
             if missing:
@@ -467,8 +448,10 @@ class FusionModel(nn.Module):
         for modality in self.config.modalities:
             values = [b.inputs.get(modality) if modality in b.present() else None for b in bundles]
             if any(v is not None for v in values):
+                adapter = self.adapters[modality]
                 with torch.no_grad():
-                    prepared[modality] = [None if v is None else self.adapters[modality].prepare(v) for v in values]
+                    prepared[modality] = [None if v is None else encoded.prepare(adapter, v) if encoded is not None
+                                          else adapter.prepare(v) for v in values]
         return prepared
 
     def encode(self, prepared: dict[str, list[Any]], priorities: Sequence[dict[str, float]]) -> Context:
@@ -522,10 +505,11 @@ class FusionModel(nn.Module):
                 stage_masks[stage] &= torch.isinf(timeline[..., 1])
         return Context(tokens, mask, stage_masks, Routing(segments, logits, scale), raw, raw * scale, pooled, timeline)
 
-    def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False) -> Conditioning:
+    def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False,
+                     encoded: EncodedInputs | None = None) -> Conditioning:
         """Everything the generation loop needs for a batch, keys and values computed once. ``track_grad``
         keeps the autograd graph (training); otherwise it runs under inference mode."""
-        prepared = self.prepare(bundles)
+        prepared = self.prepare(bundles, encoded)
         with torch.inference_mode(not track_grad):
             context = self.encode(prepared, [b.priorities for b in bundles])
         return Conditioning(self, context, track_grad)
@@ -548,8 +532,8 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 
 class StageConditioning:
     """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
-    generation: the context's keys and values per injected layer laid out on a ``SegmentGrid`` (keys pre-scaled),
-    each layer's ``tanh(gate) * out.weight``, and the per-slot attention bias and weights (visibility, presence x
+    generation: the context's keys (pre-scaled) and values per injected layer,
+    each layer's ``tanh(gate) * out.weight``, and the per-token attention bias and weights (visibility, presence x
     priority and, for timed tokens, the weight of every absolute position). A step then only slices and attends.
     ``gate_log``, when a list, collects each call's (B, M) gates (training reads them for its balance term)."""
 
@@ -560,27 +544,23 @@ class StageConditioning:
         self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
-        device = mask.device
-        n_modalities = routing.scale.shape[1]
-        self._grid = grid = SegmentGrid.of(routing.segments, n_modalities, device)
+        self._layout = Layout.of(routing.segments, mask.device)
         self._kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._out: dict[int, torch.Tensor] = {}
         for i, (keys, values) in kv.items():
-            scale = keys.shape[-1] ** -0.5
-            self._kv[i] = ((keys[:, :, grid.index] * scale).contiguous(), values[:, :, grid.index].contiguous())
+            self._kv[i] = (keys * keys.shape[-1] ** -0.5, values)
             layer = layers[str(i)]
             self._out[i] = torch.tanh(layer.gate) * layer.out.weight
-        visible = grid.place(mask) & ~grid.pad  # (B, rows, width)
-        volume = routing.scale[:, grid.modalities][:, :, None]  # (B, rows, 1): presence x priority
+        volume = routing.scale[:, self._layout.token_modality]  # (B, N): presence x priority of each token's modality
         self._positioned = table is not None
         if table is None:
-            self._bias = None if bool(visible.all()) else _bias(visible)[:, None]  # (B, 1, rows, width)
-            self._weight = (visible * volume)[:, None]
-        else:  # per absolute position: (B, positions, rows, width)
-            timed = grid.place(table)
-            seen = (timed > 0) & visible[:, None]
+            self._bias = None if bool(mask.all()) else _bias(mask)[:, None]  # (B, 1, N)
+            weight = mask * volume
+            self._weight = None if bool((weight == 1).all()) else weight[:, None]  # None: every token at full weight
+        else:  # per absolute position: (B, positions, N)
+            seen = (table > 0) & mask[:, None, :]
             self._bias = _bias(seen)
-            self._weight = timed * seen * volume[:, None]
+            self._weight = table * seen * volume[:, None, :]
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """``positions`` (1, T): the consecutive absolute positions of ``hidden``'s rows (what the loop passes)."""
@@ -598,7 +578,7 @@ class StageConditioning:
             rows = slice(first, first + hidden.shape[1])
             bias, weight = bias[:, rows], weight[:, rows]
         cross = self._layers[str(layer)]
-        return cross(hidden, keys, values, self._routing, self._grid, bias, weight, self._out[layer], self.gate_log)
+        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._out[layer], self.gate_log)
 
     @property
     def _routing(self) -> Routing:
@@ -616,7 +596,7 @@ class StageConditioning:
 
 
 def _bias(visible: torch.Tensor) -> torch.Tensor:
-    """0 where a slot is visible, the most negative float where not (a row that sees nothing then gets a uniform
+    """0 where a token is visible, the most negative float where not (a row that sees nothing then gets a uniform
     softmax, which its zero weights remove: no NaN)."""
     return torch.zeros(visible.shape, device=visible.device).masked_fill(~visible, torch.finfo(torch.float32).min)
 
@@ -711,7 +691,72 @@ def build_conditioning(host: Host, models: BarkModels, modalities: ModalityBundl
             "`bark-omni adapters init` or `bark-omni train`)"
         )
     model = adapters if isinstance(adapters, FusionModel) else loaded_fusion(host, models, adapters)
-    return model.conditioning(bundles)
+    encoded = host.cached("encoded-inputs", models.fingerprint, lambda: EncodedInputs(ENCODED_INPUTS))
+    return model.conditioning(bundles, encoded=encoded)
+
+
+ENCODED_INPUTS = 32
+"""How many frozen-encoder outputs a host keeps (least recently used first out)."""
+
+
+class EncodedInputs:
+    """Frozen-encoder outputs (``Adapter.prepare``) by input content, bounded, thread-safe: kept on the Host, so
+    a reference voice or an image used again (another request, the next segment of a long text) is not encoded
+    again. Keyed by the adapter's kind, version and config and the input's bytes (a file's path, size and
+    modification time); inputs without such a key (text, event lists: cheap to prepare) are never kept."""
+
+    def __init__(self, capacity: int) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def prepare(self, adapter: Adapter, value: Any) -> Any:
+        content = input_key(value)
+        if content is None:
+            return adapter.prepare(value)
+        key = (f"{adapter.kind}:{adapter.version}:{json.dumps(adapter.config, sort_keys=True, default=str)}", content)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        result = adapter.prepare(value)
+        with self._lock:
+            self.misses += 1
+            self._items[key] = result
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return result
+
+
+def input_key(value: Any) -> str | None:
+    """A content key for an encoder input: arrays and (array, rate) pairs by their bytes, files by path, size and
+    modification time, PIL images by their pixels; None for anything else."""
+    import hashlib
+
+    import numpy as np
+
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], (int, float)):
+        inner = input_key(value[0])
+        return None if inner is None else f"{inner}@{value[1]}"
+    if isinstance(value, (str, Path)):
+        path = Path(value)
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        a = np.ascontiguousarray(value)
+        return "array:" + hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+    if hasattr(value, "tobytes") and hasattr(value, "mode") and hasattr(value, "size"):  # a PIL image
+        return "image:" + hashlib.sha256(f"{value.mode}{value.size}".encode() + value.tobytes()).hexdigest()
+    return None
 
 
 def loaded_fusion(host: Host, models: BarkModels, directory: str | Path) -> FusionModel:

@@ -6,4 +6,4 @@ embedding or the patch embeddings into context tokens. Importing is cheap; torch
 """
 
 ADAPTER_KIND = "image"
-ADAPTER_VERSION = "1"
+ADAPTER_VERSION = "2"  # 2: running per-dimension standardisation of the encoder features

@@ -108,3 +108,22 @@ def test_real_clip_weights_missing_from_the_cache_is_a_clear_error(tiny_models, 
         ImageAdapter(tiny_models, 16, {"encoder": "ViT-B-32", "pretrained": "laion2b_s34b_b79k"})
     with pytest.raises(InvalidInputError, match="unknown open_clip model"):
         ImageAdapter(tiny_models, 16, {"encoder": "NoSuchNet"})
+
+
+def test_features_are_standardised_with_running_statistics_learnt_in_training():
+    """The shared component of a frozen encoder's features (same for every image) is removed; single-image
+    batches work; the statistics are buffers saved with the adapter, not trained weights."""
+    import torch
+
+    from bark_omni_image.adapter import FeatureStandardiser
+
+    standardise = FeatureStandardiser(8).train()
+    g = torch.Generator().manual_seed(0)
+    shared = torch.randn(8, generator=g) * 50
+    for _ in range(60):
+        standardise(shared + torch.randn(16, 8, generator=g))
+    standardise(shared + torch.randn(1, 8, generator=g))  # one image in a batch is fine
+    standardise.eval()
+    out = standardise(shared + torch.randn(256, 8, generator=g))
+    assert out.mean(0).abs().max() < 0.3 and (out.std(0) - 1).abs().max() < 0.3
+    assert not list(standardise.parameters()) and set(standardise.state_dict()) == {"mean", "var", "seen"}

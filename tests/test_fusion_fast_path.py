@@ -1,0 +1,91 @@
+"""The per-step fast path of the fusion block (keys pre-scaled, ``tanh(gate) * out`` folded, per-token bias and
+weights computed once per generation) equals a plain per-modality attention written out here, for a batch that
+mixes presence, priorities, a timed modality and an untimed one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bark_omni
+from bark_omni.constants import CONTEXT_WINDOW_SIZE
+from bark_omni.fusion import FusionModel, time_table
+from bark_omni.modality import ModalityBundle
+
+pytest.importorskip("bark_omni_image")
+control = pytest.importorskip("bark_omni_control")
+
+EVENTS = [control.ControlEvent(0.05, "beat", 1.0), control.ControlEvent(0.2, "beat", 0.5)]
+
+
+def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``h + tanh(gate) * out(sum_m g_m * softmax_m(q k_m / sqrt(d)) * time weights @ v_m)``, one modality at a time."""
+    context = conditioning.context
+    cross = model.fusion.cross["semantic"][str(layer)]
+    B, T, C = h.shape
+    H = cross.n_head
+    x = cross.norm(h)
+    q = cross.q(x).view(B, T, H, -1).transpose(1, 2)
+    k = cross.k(context.tokens).view(B, -1, H, C // H).transpose(1, 2)
+    v = cross.v(context.tokens).view(B, -1, H, C // H).transpose(1, 2)
+    scores = q @ k.transpose(-1, -2) / (C // H) ** 0.5
+    visible = context.stage_masks["semantic"][:, None, :].expand(B, T, -1).clone()
+    weights = torch.ones(B, T, visible.shape[-1])
+    if context.timeline is not None:
+        table = time_table(context.timeline, CONTEXT_WINDOW_SIZE)[:, positions[0]]
+        visible &= table > 0
+        weights = table
+    routing = context.routing
+    gates = routing.gates(cross.route(x) if cross.route is not None else None, T)  # (B, T, M)
+    y = torch.zeros(B, H, T, C // H)
+    for m, s, e in routing.segments:
+        part = scores[..., s:e].masked_fill(~visible[:, None, :, s:e], float("-inf"))
+        probs = torch.nan_to_num(torch.softmax(part, dim=-1)) * weights[:, None, :, s:e]
+        y = y + gates[:, None, :, m, None] * (probs @ v[:, :, s:e])
+    return h + torch.tanh(cross.gate) * cross.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+def test_fast_path_equals_plain_per_modality_attention(tiny_models):
+    host = bark_omni.Host(strict=True, allow=["image", "control"])
+    model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=2)
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.gate.fill_(0.7)
+            layer.route.weight.normal_(0, 0.5)
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    bundles = [ModalityBundle(image=image, control_events=EVENTS, priorities={"image": 0.5, "control_events": 2.0}),
+               ModalityBundle(image=image)]
+    conditioning = model.conditioning(bundles)
+    stage = conditioning.for_stage("semantic")
+    h = torch.randn(2, 24, tiny_models.text.config.n_embd, generator=torch.Generator().manual_seed(0))
+    positions = torch.arange(250, 274)[None]  # the prefix's end and the first semantic frames (events at 2 and 10)
+    with torch.inference_mode():
+        for layer in stage.layers:
+            fast, plain = stage(layer, h, positions), reference(model, conditioning, layer, h, positions)
+            torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+            assert (fast - h).abs().sum() > 0
+            # a query away from every event sees only the image: the control term is absent there, not diluted
+            assert not torch.equal(fast[0, 0], fast[0, 8])
+
+
+def test_the_host_encodes_an_input_once_and_gives_the_same_conditioning(tiny_models, monkeypatch):
+    from bark_omni.fusion import EncodedInputs, build_conditioning
+
+    host = bark_omni.Host(strict=True, allow=["image", "control"])
+    model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=2)
+    adapter = model.adapters["image"]
+    calls = []
+    original = type(adapter).prepare
+    monkeypatch.setattr(type(adapter), "prepare", lambda self, value: calls.append(1) or original(self, value))
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    first = build_conditioning(host, tiny_models, ModalityBundle(image=image, control_events=EVENTS), model)
+    again = build_conditioning(host, tiny_models, ModalityBundle(image=image.copy(), control_events=EVENTS), model)
+    assert len(calls) == 1, "the same image's encoding is reused"
+    torch.testing.assert_close(again.context.tokens, first.context.tokens, rtol=0, atol=0)
+    build_conditioning(host, tiny_models, ModalityBundle(image=255 - image), model)
+    assert len(calls) == 2, "another image is encoded"
+    small = EncodedInputs(1)
+    for value in (image, 255 - image, image):
+        small.prepare(adapter, value)
+    assert (small.hits, small.misses) == (0, 3), "a bounded cache forgets the least recently used input"

@@ -13,8 +13,13 @@ watermark run once on the whole, so the result is one generation: one guardrail 
 Determinism: segment ``i`` of a request seeded ``s`` is drawn with seed ``s + i`` (segment 0 is exactly the
 short request), recorded with its text span and sample boundaries in ``result.extras["segments"]``; the same
 request, options and device give the same audio bit for bit (what ``bark-omni replay`` checks). Control
-events are timed across the whole output: each goes to the segment whose time span covers it, shifted to that
-segment's start.
+events are timed across the whole output: each goes to exactly one segment, the one whose time span covers it,
+with its time shifted to that segment's start (segments with events run one after another, so a segment's start is
+the measured end of the ones before it). A segment's end is only known once it is generated, so its span ends at
+an estimate: its words at ``SPEECH_WORDS_PER_S`` (capped by ``max_gen_duration_s``, else Bark's ~14 s), plus the
+silence after it; the last segment takes every later event. An event that falls into the part of a segment that
+ran longer than its estimate (already generated) goes to the start of the next segment. Each segment's record
+lists the whole-output times of the events it took (``control_events_s``) and what its routes did (``routes``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .specs import GenerationRequest, GenerationResult
 
 SEED_MODULUS = 2**64
+SPEECH_WORDS_PER_S = 2.5
+"""Speaking rate used to estimate a segment's length before it is generated (150 words a minute)."""
+SEGMENT_MAX_S = 14.0
+"""About the longest Bark speaks in one generation (its semantic stage's window)."""
 
 
 def array_sha256(array: Any) -> str:
@@ -154,7 +163,7 @@ def _event_time(event: Any) -> float:
 
 
 def _shift_event(event: Any, offset: float) -> Any:
-    t = _event_time(event) - offset
+    t = max(0.0, _event_time(event) - offset)
     if isinstance(event, dict):
         key = "time_s" if "time_s" in event else "time"
         return {**event, key: t}
@@ -163,13 +172,25 @@ def _shift_event(event: Any, offset: float) -> Any:
     return dataclasses.replace(event, time_s=t)
 
 
-def events_for_segment(events: Sequence[Any] | None, start_s: float, end_s: float | None) -> list[Any] | None:
-    """The control events timed in [start_s, end_s) (end None: open), shifted so the segment starts at 0."""
-    if not events:
-        return None
-    picked = [_shift_event(e, start_s) for e in events
-              if _event_time(e) >= start_s and (end_s is None or _event_time(e) < end_s)]
-    return picked or None
+def estimated_seconds(text: str, cap_s: float | None = None) -> float:
+    """A segment's length before it is generated: its words at ``SPEECH_WORDS_PER_S``, at most ``cap_s``."""
+    return min(len(text.split()) / SPEECH_WORDS_PER_S, cap_s if cap_s is not None else SEGMENT_MAX_S)
+
+
+def take_events(pending: Sequence[Any], start_s: float, end_s: float | None) -> tuple[list[Any], list[Any]]:
+    """(events timed before ``end_s`` (None: all), the rest): the first go to the segment starting at ``start_s``.
+    Events before ``start_s`` (left over: the previous segment ran past its estimate) land at its start."""
+    taken = [e for e in pending if end_s is None or _event_time(e) < end_s]
+    return taken, [e for e in pending if not (end_s is None or _event_time(e) < end_s)]
+
+
+def segment_events(pending: Sequence[Any], start_s: float, texts: Sequence[str], index: int, cap_s: float | None,
+                   silence_s: float) -> tuple[list[Any] | None, list[Any], list[Any]]:
+    """For segment ``index`` starting at ``start_s`` of the whole output: (its events shifted to its start, or
+    None; the events it took, as given; the events left for later segments). See the module docstring."""
+    end_s = None if index == len(texts) - 1 else start_s + estimated_seconds(texts[index], cap_s) + silence_s
+    taken, rest = take_events(pending, start_s, end_s)
+    return [_shift_event(e, start_s) for e in taken] or None, taken, rest
 
 
 # generation ------------------------------------------------------------------------------------------
@@ -186,6 +207,8 @@ class Segment:
     coarse: np.ndarray
     fine: np.ndarray
     audio: np.ndarray
+    events_s: tuple[float, ...] = ()  # whole-output times of the control events this segment took
+    routes: tuple[dict[str, Any], ...] = ()  # what its training-free routes did (result.routes of the segment)
 
     @property
     def full(self) -> dict[str, np.ndarray]:
@@ -197,7 +220,9 @@ class Segment:
                 "start_sample": int(start), "samples": int(len(self.audio)),
                 "start_s": round(start / sample_rate, 4), "duration_s": round(len(self.audio) / sample_rate, 4),
                 "tokens": {"semantic": int(len(self.semantic)), "coarse_frames": int(self.coarse.shape[-1])},
-                "tokens_sha256": {name: array_sha256(getattr(self, name)) for name in ("semantic", "coarse", "fine")}}
+                "tokens_sha256": {name: array_sha256(getattr(self, name)) for name in ("semantic", "coarse", "fine")},
+                **({"control_events_s": list(self.events_s)} if self.events_s else {}),
+                **({"routes": list(self.routes)} if self.routes else {})}
 
 
 SegmentProgress = Callable[[int, int], None]
@@ -218,23 +243,28 @@ def iter_segments(
     texts = split_segments(request.text or "", options)
     interval = options.interval(request.history_prompt is not None)
     events = request.modalities.control_events if request.modalities is not None else None
+    pending = list(events or [])
+    cap_s = request.options.semantic.max_gen_duration_s
     previous: Segment | None = None
     start_s = 0.0
     i = 0
     while i < len(texts):
+        taken: list[Any] = []
         if interval == 1 and not events:  # every segment starts from the base voice: independent, so batched
             group = list(range(i, min(i + options.batch_size, len(texts))))
             rows = [_segment_request(request, texts[j], j, request.history_prompt, None) for j in group]
         else:
             history = request.history_prompt if previous is None or (interval and i % interval == 0) else previous.full
-            rows = [_segment_request(request, texts[i], i, history, events_for_segment(events, start_s, None))]
+            shifted, taken, pending = segment_events(pending, start_s, texts, i, cap_s, options.silence_s)
+            rows = [_segment_request(request, texts[i], i, history, shifted)]
             group = [i]
         results = _raw_run(rows, host=host, device=device, decoder_options=decoder_options, adapters=adapters,
                            progress=progress)
         for j, row, result in zip(group, rows, results):
             voice = "none" if row.history_prompt is None else "base" if row.history_prompt is request.history_prompt else "previous"
             segment = Segment(j, texts[j], row.seed, voice, result.semantic, result.coarse, result.fine,
-                              np.asarray(result.audio, dtype=np.float32))
+                              np.asarray(result.audio, dtype=np.float32), tuple(round(_event_time(e), 4) for e in taken),
+                              tuple(result.extras.get("routes") or ()))
             start_s += len(segment.audio) / sample_rate + options.silence_s - options.crossfade_s
             previous = segment
             yield segment

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from .errors import InvalidInputError
-from .longform import LongFormOptions, _segment_request, events_for_segment, split_segments
+from .longform import LongFormOptions, _segment_request, segment_events, split_segments
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -120,12 +120,15 @@ def _chunks(request: GenerationRequest, host: Host, device: str | None, decoder_
     decode = spec.load(models, dict(decoder_options or {}))
     texts = split_segments(request.text or "", options)
     interval = options.interval(request.history_prompt is not None)
-    events = request.modalities.control_events if request.modalities is not None else None
+    pending = list(request.modalities.control_events or []) if request.modalities is not None else []
     gap = int(round(options.silence_s * spec.sample_rate))
     offset, previous = 0, None
     for i, text in enumerate(texts):
         history = request.history_prompt if previous is None or (interval and i % interval == 0) else previous
-        row = _segment_request(request, text, i, history, events_for_segment(events, offset / spec.sample_rate, None))
+        start_s = (offset + (gap if i else 0)) / spec.sample_rate  # where this segment's audio will start
+        shifted, _, pending = segment_events(pending, start_s, texts, i, request.options.semantic.max_gen_duration_s,
+                                             options.silence_s)
+        row = _segment_request(request, text, i, history, shifted)
         if i and gap:
             yield AudioChunk(np.zeros(gap, dtype=np.float32), offset, spec.sample_rate, i)
             offset += gap

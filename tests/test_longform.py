@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bark_omni.errors import InvalidInputError
-from bark_omni.longform import LongFormOptions, events_for_segment, join_audio, split_segments, split_sentences
+from bark_omni.longform import (LongFormOptions, estimated_seconds, join_audio, segment_events, split_segments,
+                                split_sentences, take_events)
 
 TEXT = "Good morning to you. The sun is up. Birds are singing now."  # 12 words, three sentences
 
@@ -47,9 +48,57 @@ def test_join_with_silence_and_crossfade():
 
 def test_control_events_go_to_the_segment_covering_their_time():
     events = [{"time_s": 0.5, "kind": "beat"}, {"time_s": 3.0, "kind": "beat"}, (4.5, "beat", 1.0)]
-    assert events_for_segment(events, 0.0, 2.0) == [{"time_s": 0.5, "kind": "beat"}]
-    assert events_for_segment(events, 2.5, None) == [{"time_s": 0.5, "kind": "beat"}, (2.0, "beat", 1.0)]
-    assert events_for_segment(events, 5.0, None) is None
+    texts = ["one two three four five", "six seven", "eight"]  # estimated 2.0 s and 0.8 s
+    shifted, taken, rest = segment_events(events, 0.0, texts, 0, None, 0.25)  # [0, 2.25)
+    assert shifted == [{"time_s": 0.5, "kind": "beat"}] and taken == events[:1] and rest == events[1:]
+    shifted, taken, rest = segment_events(rest, 2.5, texts, 1, None, 0.25)  # [2.5, 3.55)
+    assert shifted == [{"time_s": 0.5, "kind": "beat"}] and rest == [(4.5, "beat", 1.0)]
+    assert segment_events(rest, 4.0, texts, 2, None, 0.25)[0] == [(0.5, "beat", 1.0)]  # the last takes the rest
+    assert segment_events([], 0.0, texts, 0, None, 0.25)[0] is None
+    assert segment_events(events, 0.0, texts, 0, 0.3, 0.1)[1] == []  # capped by max_gen_duration_s: [0, 0.4)
+
+
+def test_each_event_is_taken_once_and_leftovers_land_at_the_next_start():
+    pending = [{"time_s": 0.2, "kind": "beat"}, (1.0, "beat", None), {"time_s": 3.0, "kind": "beat"}]
+    assert estimated_seconds("one two three four five", 0.3) == 0.3 and estimated_seconds("a b c d e") == 2.0
+    taken, rest = take_events(pending, 0.0, 0.55)  # segment 0: up to its estimated end plus the silence
+    assert taken == pending[:1] and rest == pending[1:]
+    # 1.0 s fell past segment 0's estimate but before segment 1's start: segment 1 takes it, at its start
+    shifted, taken, rest = segment_events(rest, 1.2, ["a", "b", "c"], 1, None, 0.25)  # [1.2, 1.85)
+    assert taken == [(1.0, "beat", None)] and shifted == [(0.0, "beat", None)]
+    assert take_events(rest, 2.5, None) == ([{"time_s": 3.0, "kind": "beat"}], [])
+
+
+def test_control_events_timed_in_later_segments_reach_them_shifted(plain_host):
+    """Events timed inside segments 2 and 3 of the joined output go to those segments only, at times relative to
+    their starts (cues before the words nearest them); segment 1 is generated as without events."""
+    import warnings
+
+    pytest.importorskip("bark_omni_control")
+    from bark_omni.api import run
+    from bark_omni.modality import ModalityBundle
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = run(_request(TEXT, "v2/en_speaker_6", 5, max_words=5), host=plain_host).extras["segments"]
+        s1, s2 = plain[1]["start_s"], plain[2]["start_s"]
+        events = [{"time_s": s1 + 0.05, "kind": "sfx", "value": "laughs"}, {"time_s": s1 + 0.1, "kind": "beat"},
+                  {"time_s": s2 + 0.1, "kind": "sfx", "value": "sighs"}]
+        request = _request(TEXT, "v2/en_speaker_6", 5, max_words=5)
+        import dataclasses
+
+        request = dataclasses.replace(request, modalities=ModalityBundle(control_events=events))
+        steered = run(request, host=plain_host).extras["segments"]
+    assert [s["start_s"] for s in steered] == [s["start_s"] for s in plain]
+    assert "control_events_s" not in steered[0] and "routes" not in steered[0]
+    assert steered[0]["tokens_sha256"] == plain[0]["tokens_sha256"]
+    assert steered[1]["control_events_s"] == [round(s1 + 0.05, 4), round(s1 + 0.1, 4)]
+    assert steered[2]["control_events_s"] == [round(s2 + 0.1, 4)]
+    (route1,), (route2,) = steered[1]["routes"], steered[2]["routes"]
+    assert [(p["cue"], p["time_s"]) for p in route1["details"]["placed"]] == [("laughs", pytest.approx(0.05, abs=1e-3))]
+    assert [(u["kind"], u["time_s"]) for u in route1["details"]["unexpressed"]] == [("beat", pytest.approx(0.1, abs=1e-3))]
+    assert [(p["cue"], p["time_s"]) for p in route2["details"]["placed"]] == [("sighs", pytest.approx(0.1, abs=1e-3))]
+    assert route1["details"]["placed"][0]["word"] == "The" and route2["details"]["placed"][0]["word"] == "Birds"
 
 
 @pytest.fixture(scope="module")

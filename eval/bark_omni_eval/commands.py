@@ -20,7 +20,7 @@ def _err(message: str) -> None:
 def eval_command(
     suite_file: Path = typer.Argument(..., help="Suite TOML: prompts, seeds, metrics (see the example suite)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="'bark', 'bark-small', 'tiny' or a directory (default: the suite's)."),
-    adapters: Optional[Path] = typer.Option(None, "--adapters", help="Directory of trained adapter weights."),
+    adapters: Optional[Path] = typer.Option(None, "--adapters", help="Trained adapter weights: a directory or a hub id org/name."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", "-b", help="A stored run.json; exit 1 if a metric regresses past its tolerance."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory for run.json, report.md, plots/ and audio/."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda (default: cuda when available)."),
@@ -41,9 +41,12 @@ def eval_command(
         resolve_devices(device)
     stored = load_baseline(baseline) if baseline is not None else None  # fail early on a bad baseline
     if adapters is not None and not adapters.is_dir():
+        from bark_omni.hub import is_hub_id
+
         from .errors import SuiteError
 
-        raise SuiteError(f"--adapters {adapters} is not a directory of adapter weights")
+        if not is_hub_id(adapters):  # org/name: a hub id, resolved through the Hugging Face cache when loaded
+            raise SuiteError(f"--adapters {adapters} is not a directory of adapter weights nor a hub id org/name")
     out_dir = output or Path(f"eval-{suite.name}")
     log = (lambda message: None) if quiet else _err
     record = run_suite(suite, host=default_host(), model=model, adapters=adapters, device=device, out_dir=out_dir, log=log)

@@ -1,24 +1,24 @@
-"""A keyed patchwork watermark on log-frequency band energies in long time cells, with a 16-bit payload and a
-calibrated detector (scheme ``bark-omni-patchwork-v3``).
+"""A keyed patchwork watermark on STFT band energies in 128 ms cells, with a 16-bit payload and a calibrated
+detector (scheme ``bark-omni-patchwork-v3``).
 
-Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of cells: ``N_BANDS`` bands spaced
-evenly in log frequency between ``F_LO`` and ``F_HI`` (a fifth of an octave each) by ``CELL_S`` in time. Why these
-cells: a band that wide holds several harmonics of any voice, so the mark does not depend on where a speaker's
-harmonics fall (v2's 62.5 Hz bands did: it missed high female voices for most keys); a pitch shift of a semitone
-moves a band by less than half its width and a phase vocoder (85 ms frames) or a room's tail does not smear a
-192 ms cell away. The cell signs come from a PRNG keyed by HMAC(key); the pattern repeats every
-``PERIOD_TILES`` cells, so a crop or a shift only moves its phase. A third of the cells is a payload-independent
-*sync* part; the rest carries the 16 bits as a 32-bit Reed-Muller RM(2,5) codeword (soft ML decoding).
+Embedding multiplies the short-time spectrum by ``exp(+-ALPHA)`` on a grid of cells: 62.5 Hz bands from 562.5 Hz
+to 5 kHz by ``CELL_S`` (128 ms) in time. The embedder's STFT has a 64 ms window (15.6 Hz bins), so a harmonic's
+main lobe stays inside one band: v2 used a 32 ms window whose lobe straddled two bands of opposite gain, which
+cancelled the mark on voices with sparse harmonics (high female voices) for most keys. Cells of 128 ms survive a
+phase vocoder (85 ms frames: pitch shift, tempo change) that smeared v2's 32 ms tiles away. The cell signs come
+from a PRNG keyed by HMAC(key); the pattern repeats every ``PERIOD_TILES`` cells (2.05 s), so a crop or a shift
+only moves its phase. A third of the cells is a payload-independent *sync* part; the rest carries the 16 bits as
+a 32-bit Reed-Muller RM(2,5) codeword (soft maximum-likelihood decoding).
 
 Detection (at 16 kHz, whatever the input rate) takes the residual of the log band energies (minus what is smooth
-in time and what is smooth across bands, so speech, gain, EQ and filtering cancel) and searches, exhaustively,
-every phase offset under three families of (time scale, frequency scale) hypotheses: speed changes (both
-together, as resampling does), pitch shifts (frequency only, duration kept) and tempo changes (time only, pitch
-kept). For one hypothesis the statistic is built from self-normalised Rademacher sums whose law under the null
-(audio not marked with this key) is known whatever the audio (numerical convolution, saddlepoint far in the
-tail); the p-value is 1 - (1 - p1)^K over the K hypotheses searched (Sidak/Bonferroni: conservative, since the
-hypotheses are correlated). bench/watermark_calibration.py measures the false-positive rate on unmarked speech
-against many unrelated keys.
+in time and what is smooth across bands, so speech, gain, EQ and filtering cancel), divides it by its local mean
+square (cells weighted by reliability) and searches, exhaustively, every phase offset under three families of
+(time scale, frequency scale) hypotheses: speed changes (both together, as resampling does), pitch shifts
+(frequency only, duration kept, +-6.5 %) and tempo changes (time only, pitch kept, +-12 %). For one hypothesis the
+statistic is built from self-normalised Rademacher sums whose law under the null (audio not marked with this key)
+is known whatever the audio, weights included (numerical convolution, saddlepoint far in the tail); the p-value
+is 1 - (1 - p1)^K over the K hypotheses searched (Sidak: conservative, since the hypotheses are correlated).
+bench/watermark_calibration.py measures the false-positive rate on unmarked speech against many unrelated keys.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .keys import key_id, keyed_rng
 SCHEME = "bark-omni-patchwork-v3"
 PAYLOAD_BITS = 16
 CODE_BITS = 32  # the payload is sent as a Reed-Muller RM(2,5) codeword: [32, 16, 8], decoded by soft ML
-ALPHA = 0.11  # log-amplitude step per cell (+-0.96 dB)
+ALPHA = 0.13  # log-amplitude step per cell (+-1.13 dB): SNR about 22 dB on speech
 F_LO, BAND_HZ, N_BANDS = 562.5, 62.5, 71  # 562.5 Hz .. 5 kHz in 62.5 Hz bands
 EMBED_WIN_S, EMBED_HOP_S = 0.064, 0.016  # the embedder's STFT: 15.6 Hz bins, so a harmonic stays inside one band
 DETECT_SR = 16000

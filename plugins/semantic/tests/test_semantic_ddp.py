@@ -26,7 +26,9 @@ def test_two_processes_match_one(tmp_path, tiny_host, tiny_model_dir):
     one = train_quantizer(config, tmp_path / "one", host=tiny_host)
     cli = [str(BIN), "semantic", "train", str(tmp_path / "two"), "--model", str(tiny_model_dir), "--device", "cpu",
            *[x for k, v in SETTINGS.items() for x in (f"--{k}", str(v))]]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "BARK_OMNI_LOAD_PLUGINS": "semantic"}
+    # process 0 makes the teacher data with this process's thread count, so its float kernels (and the sampled
+    # tokens that follow from them) are the same as the one-process run's
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "BARK_OMNI_LOAD_PLUGINS": "semantic"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", *cli],
                           capture_output=True, text=True, timeout=400, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -37,7 +39,7 @@ def test_two_processes_match_one(tmp_path, tiny_host, tiny_model_dir):
     assert data[0].keys() == data[1].keys() and all(torch.equal(data[0][k], data[1][k]) for k in data[0])
     a, b = (load_file(str(tmp_path / d / "quantizer.safetensors")) for d in ("one", "two"))
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)  # Adam moves weights ~1e-3 a step
     torch.manual_seed(config.seed)  # the head the recipe starts from: training must have moved it
     from bark_omni_semantic.quantizer import QuantizerHead
 

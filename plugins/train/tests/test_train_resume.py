@@ -83,13 +83,14 @@ def test_a_damaged_checkpoint_is_skipped_and_outputs_are_not_overwritten(write_c
         train(load_config(changed), resume=True, host=toy_host)
 
 
-def test_checkpoints_hold_only_safetensors_and_json(write_config, toy_host):
+def test_checkpoints_hold_only_safetensors_json_and_the_model_card(write_config, toy_host):
     config = write_config("formats", steps=2)
     train(load_config(config), host=toy_host)
     checkpoint = latest_checkpoint(output_of(config))
     names = sorted(p.name for p in checkpoint.iterdir())
-    assert names == ["MANIFEST.json", "adapters.json", "adapters.safetensors", "optimizer.safetensors",
+    assert names == ["MANIFEST.json", "README.md", "adapters.json", "adapters.safetensors", "optimizer.safetensors",
                      "rng.safetensors", "trainer.json"]
+    assert (checkpoint / "README.md").read_text().startswith("---")  # a hub model card: YAML front matter, text
     for path in checkpoint.iterdir():
         head = path.read_bytes()[:2]
         assert head not in (b"PK", b"\x80\x02", b"\x80\x04", b"\x80\x05"), f"{path.name} looks like a pickle"

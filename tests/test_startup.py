@@ -33,7 +33,8 @@ def heavy_imports(args: list[str]) -> tuple[list[str], str]:
     return json.loads(line[-1][len("HEAVY="):]), done.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"], ["prompt", "--help"], ["models", "--json"]])
+@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"], ["prompt", "--help"], ["models", "--json"],
+                                  ["plugins", "list", "--json"], ["plugins", "list"]])
 def test_commands_that_do_not_generate_stay_light(args):
     heavy, out = heavy_imports(args)
     assert heavy == [], f"`bark-omni {' '.join(args)}` imported {heavy}"

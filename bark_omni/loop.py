@@ -121,10 +121,16 @@ class KVCache:
         self.length = 0
 
     def select(self, index: torch.Tensor) -> None:
-        """Keep only the batch rows ``index`` (a batched loop drops rows that finished)."""
+        """Keep the batch rows ``index``, in that order (a batched loop drops rows that finished; a shared
+        prefill copies one row out to several). Only the filled positions are copied."""
         if self.keys is not None:
-            self.keys, self.values = self.keys[:, index], self.values[:, index]
+            self.keys, self.values = (self._gather(t, index) for t in (self.keys, self.values))
         self.batch = len(index)
+
+    def _gather(self, tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        out = tensor.new_empty((self.n_layer, len(index), self.n_head, self.capacity, self.head_dim))
+        out[:, :, :, :self.length] = tensor[:, index, :, :self.length]
+        return out
 
 
 def _block(block: torch.nn.Module, x: torch.Tensor, cache: KVCache | None, layer: int, start: int) -> torch.Tensor:
@@ -309,11 +315,12 @@ def generate_semantic_batch(
     active = list(range(B))  # batch position -> row, for the rows still running
     with inference_context(device):
         prefix = prefix.to(device)
-        cache = KVCache(model, batch=B)
         tok_emb = torch.cat([wte(prefix[:, :256]) + wte(prefix[:, 256:512]), wte(prefix[:, 512:])], dim=1)
+        logits, cache = _prefill(model, prefix, tok_emb, rows, conditioning)
         duration = 0.0
         for n in range(MAX_SEMANTIC_STEPS):
-            logits = gpt_step(model, tok_emb, cache, rows, conditioning)
+            if n > 0:
+                logits = gpt_step(model, tok_emb, cache, rows, conditioning)
             keep, items = [], []
             for j, row in enumerate(active):
                 item, probs = sample_next(logits[j], temp, top_k, top_p, generators[row])
@@ -336,6 +343,24 @@ def generate_semantic_batch(
             tok_emb = wte(torch.stack(items))  # (b, 1): each item has shape [1]
     _report(progress, "semantic", MAX_SEMANTIC_STEPS, MAX_SEMANTIC_STEPS)
     return [np.array(tokens, dtype=np.int64) for tokens in out]
+
+
+def _prefill(model: torch.nn.Module, ids: torch.Tensor, tok_emb: torch.Tensor, rows: slice,
+             conditioning: Conditioning | None) -> tuple[torch.Tensor, KVCache]:
+    """The first forward of a batch, and its cache. Rows with identical input ids run once and are copied out
+    to every row that shares them (not with conditioning, which may differ per row): a batch of takes of one
+    text costs one row's prefill, and that prefill is batch 1's, bit for bit."""
+    B = ids.shape[0]
+    if conditioning is None and B > 1:
+        unique, inverse = torch.unique(ids, dim=0, return_inverse=True)
+        if unique.shape[0] < B:
+            first = [int(torch.nonzero(inverse == u)[0, 0]) for u in range(unique.shape[0])]  # one row of each
+            cache = KVCache(model, batch=len(first))
+            logits = gpt_step(model, tok_emb[first], cache, rows)
+            cache.select(inverse)
+            return logits[inverse], cache
+    cache = KVCache(model, batch=B)
+    return gpt_step(model, tok_emb, cache, rows, conditioning), cache
 
 
 def _drop_finished(keep: list[int], cache: KVCache, conditioning: Conditioning | None,

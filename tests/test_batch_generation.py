@@ -35,6 +35,22 @@ def test_semantic_rows_ending_at_different_times_match_batch_one(tiny_models, te
         np.testing.assert_array_equal(b, a)
 
 
+def test_takes_of_one_text_share_one_prefill_and_match_batch_one(tiny_models, text_tokens, monkeypatch):
+    """Rows with the same input run the prefill once (a batch of one, so its first logits are batch 1's bit for
+    bit) and each row still draws with its own generator."""
+    widths = []
+    step = gen.gpt_step
+    monkeypatch.setattr(gen, "gpt_step", lambda model, emb, *a, **k: widths.append(emb.shape[:2]) or step(model, emb, *a, **k))
+    texts = [text_tokens[1], text_tokens[0], text_tokens[1], text_tokens[1]]
+    options = dict(min_eos_p=2e-4, max_gen_duration_s=1.0)
+    batch = gen.generate_semantic_batch(tiny_models.text, texts, generators=seeded(0, 1, 2, 3), **options)
+    assert widths[0] == (2, 257) and widths[1][1] == 1  # two distinct inputs in the prefill, then 4 rows per step
+    alone = [gen.generate_semantic(tiny_models.text, t, generator=g, **options) for t, g in zip(texts, seeded(0, 1, 2, 3))]
+    assert not np.array_equal(alone[0], alone[2]), "different seeds of one text must differ for this to mean anything"
+    for b, a in zip(batch, alone):
+        np.testing.assert_array_equal(b, a)
+
+
 def test_batched_logits_agree_with_batch_one_within_rounding(tiny_models, text_tokens):
     """What holds when BLAS picks another kernel for several rows: the same logits up to float rounding."""
     prefix = torch.from_numpy(np.stack([gen._semantic_prefix(t, None) for t in text_tokens]))

@@ -278,7 +278,7 @@ def _train(config: DistillConfig, out: Path, progress: Callable[[str], None], ho
     from bark_omni.host import default_host
     from bark_omni.models import resolve_model
 
-    from .loading import load_tokenizer
+    from .loading import load_teacher_hubert
     from .quantizer import QuantizerHead, save_quantizer
 
     if config.batch % procs.world_size:
@@ -288,8 +288,7 @@ def _train(config: DistillConfig, out: Path, progress: Callable[[str], None], ho
     host = host or default_host()
     device = procs.device
     path, _ = resolve_model(config.model, host)
-    options = {k: v for k, v in (("hubert", config.hubert), ("layer", config.layer)) if v is not None}
-    tokenizer = load_tokenizer(str(path), str(device), options)
+    tokenizer = load_teacher_hubert(str(path), str(device), config.hubert, config.layer)
     data = _teacher_data(config, out, host, device, tokenizer, progress, procs)
     width = data["train"][0][0].shape[1]
     torch.manual_seed(config.seed)
@@ -311,6 +310,6 @@ def _train(config: DistillConfig, out: Path, progress: Callable[[str], None], ho
     figures = {**evaluate(head, data["val"], device), "steps": step, "train_clips": len(data["train"]),
                "val_clips": len(data["val"]), "train_s_this_run": round(time.perf_counter() - t0, 2),
                "resumed_from_step": start, "teacher": str(config.model), "world_size": procs.world_size}
-    save_quantizer(head.cpu(), out, {"hubert": str(options.get("hubert", "the model's default")),
+    save_quantizer(head.cpu(), out, {"hubert": str(config.hubert or "the model's default"),
                                      "layer": tokenizer.layer, "figures": figures, "recipe": asdict(config)})
     return figures

@@ -66,3 +66,15 @@ def load_tokenizer(model: str, device: str, options: dict[str, Any]) -> Any:
         layer = LAYER
     hubert = load_hubert(hubert_source, device)
     return SemanticTokenizer(hubert=hubert, head=head.to(device), layer=int(options.get("layer", layer)))
+
+
+def load_teacher_hubert(model: str, device: str, hubert: str | None = None, layer: int | None = None) -> Any:
+    """What the distillation recipe reads teacher audio with: HuBERT alone (``hubert``, else ``$BARK_OMNI_HUBERT``,
+    else the tiny HuBERT for the tiny Bark and HuBERT base otherwise) and its layer (``layer``, else 9, or the last
+    one of a HuBERT with fewer: the tiny HuBERT's 2). No quantizer is needed to train one: the head is ``None``."""
+    from .hubert import HUBERT_NAME, LAYER, SemanticTokenizer, load_hubert, tiny_hubert_dir
+
+    source = hubert or os.environ.get(HUBERT_ENV) or (tiny_hubert_dir() if is_tiny(model) else HUBERT_NAME)
+    model_ = load_hubert(source, device)
+    chosen = layer if layer is not None else min(LAYER, int(model_.config.num_hidden_layers))
+    return SemanticTokenizer(hubert=model_, head=None, layer=int(chosen))

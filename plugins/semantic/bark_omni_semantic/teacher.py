@@ -1,5 +1,5 @@
 """A tiny *teacher* Bark whose coarse stage passes the semantic tokens on: the proof that self-distillation
-(``distill.py``) learns what the audio carries, offline and in seconds.
+(``distill.py``) learns what the audio carries, offline (written in ~3 s).
 
 The plain tiny Bark (``bark_omni.tiny``) cannot serve: its random coarse stage all but ignores the semantic tokens
 (``bench/semantic_information.py``), so its audio says nothing about them and any head stays at chance. The teacher

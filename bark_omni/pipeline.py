@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from .validate import (
     check_seed,
     check_text,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .routes import Routed
+    from .specs import DecoderSpec
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called as a stage advances (the same type as ``loop.Progress``)."""
@@ -141,16 +145,53 @@ def run_batch(
     see ``loop``'s batch functions for how a batched row compares with the same request alone. Every input is
     checked before any model loads. ``finish=False`` (long-form segments) skips the guardrails, post-processing,
     watermark and ``generation_finished``: the caller runs them once on the joined audio."""
-    import torch
-    from .prompts import load_history_prompt
-
-    from . import loop as gen
-    from .offload import load_stack, running
-    from .speed import speed_preset, weight_format
-
     _check_call(requests, device, decoder_options, adapters, progress)
-    first = requests[0]
     host = host or default_host()
+    _check_inputs(host, requests, finish)
+    batch = _prepare(host, requests, device, decoder_options, adapters)
+    tokens = _generate_tokens(batch, progress)
+    results = []
+    for i, request in enumerate(requests):
+        t4 = time.perf_counter()
+        audio = np.asarray(batch.decode(tokens.fine[i]), dtype=np.float32)
+        row = dict(semantic=tokens.semantic[i], coarse=tokens.coarse[i], fine=tokens.fine[i],
+                   sample_rate=batch.decoder.sample_rate, request=request, host=host)
+        routes = batch.routed.records[i]
+        if not finish:
+            results.append(GenerationResult(audio=audio, extras={"routes": routes} if routes else {}, **row))
+            continue
+        timings = dict(tokens.timings, decode_s=time.perf_counter() - t4, batch_size=len(requests))
+        results.append(_finish_row(batch, audio, row, timings, routes, device, decoder_options, adapters))
+    return results
+
+
+@dataclasses.dataclass
+class _Batch:
+    """What a batch runs with, once every input is checked and the models are loaded."""
+
+    host: Host
+    models: Any  # BarkModels (or the offloading stack)
+    requests: list[GenerationRequest]  # after the training-free routes (cues in the text, voice prompts)
+    routed: Routed  # per-row route records
+    prompts: list[dict | None]
+    decoder: DecoderSpec
+    decode: Callable[[np.ndarray], np.ndarray]
+    preset: Any  # SpeedPreset
+    weights: str
+    generators: list[Any]
+    conditioning: Any  # fusion conditioning, or None without modalities for adapters
+
+
+@dataclasses.dataclass
+class _Tokens:
+    semantic: list[np.ndarray]
+    coarse: list[np.ndarray]
+    fine: list[np.ndarray]
+    timings: dict[str, float]
+
+
+def _check_inputs(host: Host, requests: Sequence[GenerationRequest], finish: bool) -> None:
+    """Guardrails (unless the caller runs them on the whole), modalities and control-event kinds, before loading."""
     for request in requests if finish else ():
         check_request(host, request)
     bundles = [request.modalities or ModalityBundle() for request in requests]
@@ -158,88 +199,105 @@ def run_batch(
         host.check_modalities(bundle)
     for bundle in bundles:
         check_control_kinds(bundle.control_events, host.control_kinds)
+
+
+def _prepare(host: Host, requests: Sequence[GenerationRequest], device: str | None,
+             decoder_options: dict[str, Any] | None, adapters: Any) -> _Batch:
+    """Load the models, voice prompts and decoder, apply the training-free routes, build the conditioning."""
+    import torch
+
+    from .offload import load_stack
+    from .prompts import load_history_prompt
+    from .routes import route_requests  # training-free routes: modalities no adapter takes become cues/voice prompts
+    from .speed import speed_preset, weight_format
+
+    first = requests[0]
     decoder_spec = host.decoder(first.decoder)
     prompts = [load_history_prompt(r.history_prompt, host) if r.history_prompt is not None else None for r in requests]
     models = load_stack(first.model, host, device)  # SUNO_OFFLOAD_CPU: one GPT stage resident at a time
-    from .routes import route_requests  # training-free routes: modalities no adapter takes become cues/voice prompts
-
     routed = route_requests(host, models, requests, adapters)
     prompts = routed.prompts(prompts, lambda value: load_history_prompt(value, host))
-    bundles = routed.bundles
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
     preset = speed_preset(first.options.speed)
-    weights = weight_format(preset, str(models.device))  # exact: "fp32", the loaded modules themselves
-    semantic_options, coarse_options, fine_options = first.options.semantic, first.options.coarse, first.options.fine
-    generators = [torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
-                  for r in requests]
     conditioning = None
-    if any(not bundle.empty for bundle in bundles):
+    if any(not bundle.empty for bundle in routed.bundles):
         from .fusion import build_conditioning
 
-        conditioning = build_conditioning(host, models, bundles, adapters)
+        conditioning = build_conditioning(host, models, routed.bundles, adapters)
+    return _Batch(
+        host=host, models=models, requests=list(routed.requests), routed=routed, prompts=prompts,
+        decoder=decoder_spec, decode=decode, preset=preset,
+        weights=weight_format(preset, str(models.device)),  # exact: "fp32", the loaded modules themselves
+        generators=[torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
+                    for r in requests],
+        conditioning=conditioning,
+    )
 
+
+def _generate_tokens(batch: _Batch, progress: Progress | None) -> _Tokens:
+    """Semantic -> coarse -> fine for every row (each stage resident only while it runs under offload)."""
+    from . import loop as gen
+    from .offload import running
+
+    models, preset, prompts, generators = batch.models, batch.preset, batch.prompts, batch.generators
+    options = batch.requests[0].options
+    stage_conditioning = (lambda stage: batch.conditioning.for_stage(stage) if batch.conditioning else None)
     t0 = time.perf_counter()
-    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in routed.requests]
+    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in batch.requests]
     with running(models, "text", preset) as module:
         semantic = gen.generate_semantic_batch(
             module, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
-            **_fields(semantic_options), generators=generators,
-            conditioning=conditioning.for_stage("semantic") if conditioning else None, progress=progress,
+            **_fields(options.semantic), generators=generators, conditioning=stage_conditioning("semantic"),
+            progress=progress,
         )
         del module  # with SUNO_OFFLOAD_CPU the stage is freed when the block ends: hold no reference past it
-    for i, tokens in enumerate(semantic):
-        if len(tokens) == 0:
-            which = f" for request {i}" if len(requests) > 1 else ""
-            raise InvalidInputError(f"the model produced no semantic tokens{which} (it ended at once); try another seed or temperature")
+    _check_semantic(semantic)
     t1 = time.perf_counter()
-    histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], coarse_options.max_coarse_history)
+    histories = [gen.coarse_history(prompt["semantic_prompt"], prompt["coarse_prompt"], options.coarse.max_coarse_history)
                  if prompt else None for prompt in prompts]
     with running(models, "coarse", preset) as module:
-        coarse = gen.generate_coarse_batch(
-            module, semantic, histories, **_fields(coarse_options), generators=generators,
-            conditioning=conditioning.for_stage("coarse") if conditioning else None, progress=progress,
-        )
+        coarse = gen.generate_coarse_batch(module, semantic, histories, **_fields(options.coarse), generators=generators,
+                                           conditioning=stage_conditioning("coarse"), progress=progress)
         del module
     t2 = time.perf_counter()
     if preset.skip_fine:  # a preview: the 2 coarse codebooks go to EnCodec at 1.5 kbps
         fine = coarse
-        decode = functools.partial(gen.codec_decode, models.codec)
+        batch.decode = functools.partial(gen.codec_decode, models.codec)
     else:
         with running(models, "fine", preset) as module:
             fine = gen.generate_fine_batch(module, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],
-                                           **_fields(fine_options), generators=generators, progress=progress,
+                                           **_fields(options.fine), generators=generators, progress=progress,
                                            pad_window=not preset.fine_real_length)
             del module
     t3 = time.perf_counter()
-    results = []
-    for request, routes, row_semantic, row_coarse, row_fine in zip(requests, routed.records, semantic, coarse, fine):
-        t4 = time.perf_counter()
-        audio = np.asarray(decode(row_fine), dtype=np.float32)
-        t5 = time.perf_counter()
-        if not finish:
-            results.append(GenerationResult(semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=audio,
-                                            sample_rate=decoder_spec.sample_rate, request=request, host=host,
-                                            extras={"routes": routes} if routes else {}))
-            continue
-        audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=decoder_spec.sample_rate, request=request)
-        audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), decoder_spec.sample_rate, request)
-        timings = dict(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2, decode_s=t5 - t4,
-                       postprocess_s=time.perf_counter() - t5, batch_size=len(requests))
-        result = GenerationResult(
-            semantic=row_semantic, coarse=row_coarse, fine=row_fine, audio=np.asarray(audio, dtype=np.float32),
-            sample_rate=decoder_spec.sample_rate, timings=timings, model_fingerprint=models.fingerprint,
-            safety_notes=safety_notes(host, mark), request=request, host=host,  # request and host: result.save
-        )
-        if mark is not None:
-            result.extras["watermark"] = mark
-        result.extras.update(speed=preset.name, weights=weights)
-        if routes:
-            result.extras["routes"] = routes
-        result.extras.update(decoder_options=dict(decoder_options or {}), device=device,
-                             adapters=str(adapters) if isinstance(adapters, (str, os.PathLike)) else None)
-        host.pm.hook.generation_finished(request=request, result=result)
-        results.append(result)
-    return results
+    return _Tokens(semantic, coarse, fine, dict(semantic_s=t1 - t0, coarse_s=t2 - t1, fine_s=t3 - t2))
+
+
+def _check_semantic(semantic: list[np.ndarray]) -> None:
+    for i, tokens in enumerate(semantic):
+        if len(tokens) == 0:
+            which = f" for request {i}" if len(semantic) > 1 else ""
+            raise InvalidInputError(f"the model produced no semantic tokens{which} (it ended at once); try another seed or temperature")
+
+
+def _finish_row(batch: _Batch, audio: np.ndarray, row: dict[str, Any], timings: dict[str, float], routes: Any,
+                device: str | None, decoder_options: dict[str, Any] | None, adapters: Any) -> GenerationResult:
+    """One row's safety and records: ``postprocess_audio``, the watermark (last), notes, ``generation_finished``."""
+    host, request, sample_rate = batch.host, row["request"], batch.decoder.sample_rate
+    t5 = time.perf_counter()
+    audio = host.pm.hook.postprocess_audio(audio=audio, sample_rate=sample_rate, request=request)
+    audio, mark = seal_audio(host, np.asarray(audio, dtype=np.float32), sample_rate, request)
+    result = GenerationResult(audio=np.asarray(audio, dtype=np.float32), timings={**timings, "postprocess_s": time.perf_counter() - t5},
+                              model_fingerprint=batch.models.fingerprint, safety_notes=safety_notes(host, mark), **row)
+    if mark is not None:
+        result.extras["watermark"] = mark
+    result.extras.update(speed=batch.preset.name, weights=batch.weights)
+    if routes:
+        result.extras["routes"] = routes
+    result.extras.update(decoder_options=dict(decoder_options or {}), device=device,
+                         adapters=str(adapters) if isinstance(adapters, (str, os.PathLike)) else None)
+    host.pm.hook.generation_finished(request=request, result=result)
+    return result
 
 
 def _fields(record: Any) -> dict[str, Any]:

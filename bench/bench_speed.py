@@ -344,6 +344,7 @@ def main() -> None:
                         help="semantic tokens per row in the batch table (default: --semantic-tokens)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--only-batch", action="store_true", help="print the batching table (3.) alone")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -360,6 +361,11 @@ def main() -> None:
     hf = None if args.no_transformers else build_transformers(args.dims, device)
     print(f"dims={args.dims} {BARK_DIMS[args.dims]}, device={device}, threads={torch.get_num_threads()}, "
           f"repeats={repeats}, clip={n} semantic tokens (~{n / SEMANTIC_HZ:.2f} s)", flush=True)
+
+    if args.only_batch:
+        batch_table(stack, variant(stack, MODES["int8 weights"]), hf, args.batch_semantic_tokens or n, batches,
+                    repeats, device)
+        return
 
     # 1. exact vs suno vs transformers -------------------------------------------------------------------
     t_ours, t_suno, t_hf = Timings(), Timings(), Timings()

@@ -136,7 +136,11 @@ def test_concurrent_writers_to_one_path_never_mix_pairs(tmp_path, monkeypatch):
 
 
 SLOW_SAVE = """
-import sys, time
+import signal, sys, time
+# the dispositions a terminal's process has; a parent that ignores them (nohup, a background shell) passes that on
+signal.signal(signal.SIGINT, signal.default_int_handler)
+for sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_DFL)
 from pathlib import Path
 import numpy as np
 import bark_omni

@@ -14,6 +14,7 @@ import shutil
 import string
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .constants import (
     COARSE_VOCAB_SIZE,
@@ -113,13 +114,18 @@ def tiny_model_path() -> Path:
 
 def ensure_tiny_model() -> Path:
     """The tiny model's directory (``tiny_model_path()``), written atomically on first use."""
-    target = tiny_model_path()
+    return ensure_model_dir(tiny_model_path(), write_tiny_model)
+
+
+def ensure_model_dir(target: Path, write: Callable[[Path], object]) -> Path:
+    """``target``, written by ``write(staging)`` into a folder beside it and moved in at once on first use (a
+    model is complete once its EnCodec file exists; when two processes race, the first move wins)."""
     if (target / ENCODEC_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        write_tiny_model(staging)
+        write(staging)
         try:
             os.replace(staging, target)
         except OSError:  # another process won the race

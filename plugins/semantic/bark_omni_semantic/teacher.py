@@ -26,9 +26,6 @@ set by hand from a seed, nothing trained:
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 TEACHER_VERSION = "v1"
@@ -56,82 +53,99 @@ def _embed(constant: object, width: int) -> object:
 
 
 def _zero_blocks(gpt: object) -> None:
-    """Every block adds nothing to the residual stream (attention and MLP outputs zero)."""
-    for block in gpt.transformer.h:
+    """Every block adds nothing to the residual stream (attention and MLP outputs zero); layer norms scale by 1."""
+    tr = gpt.transformer
+    for block in tr.h:
         block.attn.c_proj.weight.zero_()
         block.mlp.c_proj.weight.zero_()
+    for ln in [tr.ln_f] + [m for block in tr.h for m in (block.ln_1, block.ln_2)]:
+        ln.weight.fill_(1.0)
 
 
 def teacher_modules(seed: int = TEACHER_SEED) -> dict[str, object]:
-    """The tiny Bark's modules with the text and coarse stages set as the module docstring says."""
+    """The tiny Bark's modules with the three stages set as the module docstring says."""
     import numpy as np
     import torch
 
-    from bark_omni.constants import CODEBOOK_SIZE, SEMANTIC_TO_COARSE_RATIO, SEMANTIC_VOCAB_SIZE
+    from bark_omni.constants import CODEBOOK_SIZE
     from bark_omni.tiny import TINY_SEED, random_bark_modules
 
     modules = random_bark_modules("tiny", TINY_SEED)
     tokens = teacher_token_set(seed)
     rng = np.random.default_rng(seed + 1)
     with torch.no_grad():
-        text = modules["text"]
-        width = text.transformer.wte.weight.shape[1]
-        _zero_blocks(text)
-        for ln in [text.transformer.ln_f] + [m for b in text.transformer.h for m in (b.ln_1, b.ln_2)]:
-            ln.weight.fill_(1.0)
+        width = modules["text"].transformer.wte.weight.shape[1]
         constant = torch.ones(width)
         constant[width // 2:] = -1.0  # zero mean, unit spread: what the stages' output layers read as "always"
-        text.transformer.wte.weight.zero_()
-        text.transformer.wpe.weight.copy_(_embed(constant, width).expand_as(text.transformer.wpe.weight))
-        for i, token in enumerate(tokens):  # the input at a generated position is the token drawn before it
-            text.transformer.wte.weight[token, i] = 1.0
-        text.lm_head.weight.zero_()  # ln_f divides by the spread, ~0.875 at a generated position
-        text.lm_head.weight[tokens] = 0.875 * TEXT_LOGIT / (width - TEACHER_TOKENS) * _embed(constant, width)
-        text.lm_head.weight[tokens, :TEACHER_TOKENS] = 0.875 * REPEAT_LOGIT * torch.eye(TEACHER_TOKENS)
-
-        coarse = modules["coarse"]
-        tr = coarse.transformer
-        width = tr.wte.weight.shape[1]
-        _zero_blocks(coarse)
-        for ln in [tr.ln_f] + [m for b in tr.h for m in (b.ln_1, b.ln_2)]:
-            ln.weight.fill_(1.0)
-        tr.wte.weight.zero_()
-        for i, token in enumerate(tokens):
-            tr.wte.weight[token, i] = 4.0
-        codes = torch.from_numpy(rng.standard_normal((256, _KEY.stop - _KEY.start))).float()
-        codes = 4.0 * codes / codes.norm(dim=1, keepdim=True)
-        tr.wpe.weight.zero_()
-        tr.wpe.weight[:256, _KEY] = codes
-        for q in range(256, tr.wpe.weight.shape[0]):
-            aligned = int(np.clip(round((q - 257) / SEMANTIC_TO_COARSE_RATIO), 0, 255))
-            tr.wpe.weight[q, _QUERY] = codes[aligned]
-        attn = tr.h[0].attn
-        w = attn.c_attn.weight  # (3 * width, width): q, k, v; head 0 is the first width // n_head of each
-        w.zero_()
-        n_code = _KEY.stop - _KEY.start
-        w[0:n_code, _QUERY] = 6.0 * torch.eye(n_code)
-        w[width:width + n_code, _KEY] = torch.eye(n_code)
-        w[2 * width:2 * width + TEACHER_TOKENS, 0:TEACHER_TOKENS] = torch.eye(TEACHER_TOKENS)
-        attn.c_proj.weight[0:TEACHER_TOKENS, 0:TEACHER_TOKENS] = 2.0 * torch.eye(TEACHER_TOKENS)
-        coarse.lm_head.weight.zero_()
+        _set_text_stage(modules["text"], tokens, constant)
+        codes = torch.from_numpy(rng.standard_normal((256, _KEY.stop - _KEY.start))).float()  # one per window position
         tables = [rng.choice(CODEBOOK_SIZE, TEACHER_TOKENS, replace=False).tolist() for _ in range(8)]
-        for book in range(2):
-            for i in range(TEACHER_TOKENS):
-                coarse.lm_head.weight[SEMANTIC_VOCAB_SIZE + book * CODEBOOK_SIZE + tables[book][i], i] = 6.0
-
-        fine = modules["fine"]
-        tr = fine.transformer
-        width = tr.wpe.weight.shape[1]
-        _zero_blocks(fine)
-        for ln in [tr.ln_f] + [m for b in tr.h for m in (b.ln_1, b.ln_2)]:
-            ln.weight.fill_(1.0)
-        tr.wtes[0].weight.zero_()
-        tr.wtes[0].weight[tables[0], :TEACHER_TOKENS] = torch.eye(TEACHER_TOKENS)
-        tr.wpe.weight.copy_(_embed(constant, width).expand_as(tr.wpe.weight))
-        for k, head in enumerate(fine.lm_heads):  # predicts codebook k + 1; tied to its input embedding
-            head.weight.zero_()
-            head.weight[tables[k + 1], :TEACHER_TOKENS] = 6.0 * torch.eye(TEACHER_TOKENS)
+        _set_coarse_stage(modules["coarse"], tokens, tables, codes)
+        _set_fine_stage(modules["fine"], tables, constant)
     return modules
+
+
+def _set_text_stage(text: object, tokens: list[int], constant: object) -> None:
+    """The set's tokens at equal logits, plus ``REPEAT_LOGIT`` for the token just drawn; text and voice ignored."""
+    import torch
+
+    width = text.transformer.wte.weight.shape[1]
+    _zero_blocks(text)
+    text.transformer.wte.weight.zero_()
+    text.transformer.wpe.weight.copy_(_embed(constant, width).expand_as(text.transformer.wpe.weight))
+    for i, token in enumerate(tokens):  # the input at a generated position is the token drawn before it
+        text.transformer.wte.weight[token, i] = 1.0
+    text.lm_head.weight.zero_()  # ln_f divides by the spread, ~0.875 at a generated position
+    text.lm_head.weight[tokens] = 0.875 * TEXT_LOGIT / (width - TEACHER_TOKENS) * _embed(constant, width)
+    text.lm_head.weight[tokens, :TEACHER_TOKENS] = 0.875 * REPEAT_LOGIT * torch.eye(TEACHER_TOKENS)
+
+
+def _set_coarse_stage(coarse: object, tokens: list[int], tables: list[list[int]], codes: object) -> None:
+    """Layer 0's first head copies the aligned semantic token's identity; the output maps it to a code per book."""
+    import numpy as np
+    import torch
+
+    from bark_omni.constants import CODEBOOK_SIZE, SEMANTIC_TO_COARSE_RATIO, SEMANTIC_VOCAB_SIZE
+
+    tr = coarse.transformer
+    width = tr.wte.weight.shape[1]
+    _zero_blocks(coarse)
+    tr.wte.weight.zero_()
+    for i, token in enumerate(tokens):
+        tr.wte.weight[token, i] = 4.0
+    codes = 4.0 * codes / codes.norm(dim=1, keepdim=True)
+    tr.wpe.weight.zero_()
+    tr.wpe.weight[:256, _KEY] = codes
+    for q in range(256, tr.wpe.weight.shape[0]):
+        aligned = int(np.clip(round((q - 257) / SEMANTIC_TO_COARSE_RATIO), 0, 255))
+        tr.wpe.weight[q, _QUERY] = codes[aligned]
+    attn = tr.h[0].attn
+    w = attn.c_attn.weight  # (3 * width, width): q, k, v; head 0 is the first width // n_head of each
+    w.zero_()
+    n_code = _KEY.stop - _KEY.start
+    w[0:n_code, _QUERY] = 6.0 * torch.eye(n_code)
+    w[width:width + n_code, _KEY] = torch.eye(n_code)
+    w[2 * width:2 * width + TEACHER_TOKENS, 0:TEACHER_TOKENS] = torch.eye(TEACHER_TOKENS)
+    attn.c_proj.weight[0:TEACHER_TOKENS, 0:TEACHER_TOKENS] = 2.0 * torch.eye(TEACHER_TOKENS)
+    coarse.lm_head.weight.zero_()
+    for book in range(2):
+        for i in range(TEACHER_TOKENS):
+            coarse.lm_head.weight[SEMANTIC_VOCAB_SIZE + book * CODEBOOK_SIZE + tables[book][i], i] = 6.0
+
+
+def _set_fine_stage(fine: object, tables: list[list[int]], constant: object) -> None:
+    """Codebooks 2..7: a fixed code per set token, read from codebook 0 at the same frame."""
+    import torch
+
+    tr = fine.transformer
+    width = tr.wpe.weight.shape[1]
+    _zero_blocks(fine)
+    tr.wtes[0].weight.zero_()
+    tr.wtes[0].weight[tables[0], :TEACHER_TOKENS] = torch.eye(TEACHER_TOKENS)
+    tr.wpe.weight.copy_(_embed(constant, width).expand_as(tr.wpe.weight))
+    for k, head in enumerate(fine.lm_heads):  # predicts codebook k + 1; tied to its input embedding
+        head.weight.zero_()
+        head.weight[tables[k + 1], :TEACHER_TOKENS] = 6.0 * torch.eye(TEACHER_TOKENS)
 
 
 def write_teacher_model(directory: Path, seed: int = TEACHER_SEED) -> Path:
@@ -148,21 +162,8 @@ def write_teacher_model(directory: Path, seed: int = TEACHER_SEED) -> Path:
 
 def ensure_teacher_model(seed: int = TEACHER_SEED) -> Path:
     """The teacher's directory in bark-omni's cache, written atomically on first use."""
-    from bark_omni.constants import ENCODEC_FILE
     from bark_omni.paths import bark_omni_cache_dir
+    from bark_omni.tiny import ensure_model_dir
 
-    target = bark_omni_cache_dir() / f"semantic-teacher-{TEACHER_VERSION}-{seed}"
-    if (target / ENCODEC_FILE).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".teacher-", dir=target.parent))
-    try:
-        write_teacher_model(staging, seed)
-        try:
-            os.replace(staging, target)
-        except OSError:  # another process won the race
-            if not (target / ENCODEC_FILE).is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return ensure_model_dir(bark_omni_cache_dir() / f"semantic-teacher-{TEACHER_VERSION}-{seed}",
+                            lambda staging: write_teacher_model(staging, seed))

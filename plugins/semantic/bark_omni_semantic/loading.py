@@ -75,6 +75,6 @@ def load_teacher_hubert(model: str, device: str, hubert: str | None = None, laye
     from .hubert import HUBERT_NAME, LAYER, SemanticTokenizer, load_hubert, tiny_hubert_dir
 
     source = hubert or os.environ.get(HUBERT_ENV) or (tiny_hubert_dir() if is_tiny(model) else HUBERT_NAME)
-    model_ = load_hubert(source, device)
-    chosen = layer if layer is not None else min(LAYER, int(model_.config.num_hidden_layers))
-    return SemanticTokenizer(hubert=model_, head=None, layer=int(chosen))
+    encoder = load_hubert(source, device)
+    chosen = layer if layer is not None else min(LAYER, int(encoder.config.num_hidden_layers))
+    return SemanticTokenizer(hubert=encoder, head=None, layer=int(chosen))

@@ -140,23 +140,28 @@ def generate(
         chunks = stream_request(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters)
         write_stream(chunks, sys.stdout.buffer, raw=output_format == "raw")
         return
+    call = dict(host=host, device=device, decoder_options=decoder_options, adapters=adapters)
     if quiet:
-        result = run(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters)
+        result = run(request, **call)
     else:
         display, report = rich_progress()
         with display:
-            result = run(request, host=host, device=device, decoder_options=decoder_options, adapters=adapters,
-                         progress=report)
+            result = run(request, progress=report, **call)
+    _save_generated(result, output, save_prompt, as_json)
+
+
+def _save_generated(result: Any, output: Path, save_prompt: Path | None, as_json: bool) -> None:
+    """Write ``generate``'s result (audio and manifest together), the optional voice prompt, and the summary."""
     result.save(output)  # the audio and its manifest land together (bark_omni.files.save_generation)
     if save_prompt is not None:
         from .generation import save_as_prompt
 
         save_as_prompt(str(save_prompt), result.full_generation)
-    seconds = len(result.audio) / result.sample_rate
+    seconds, seed = len(result.audio) / result.sample_rate, result.request.seed
     err(f"wrote {output} ({seconds:.2f} s at {result.sample_rate} Hz, seed {seed})")
     if as_json:
         summary = {"file": str(output), "duration_s": round(seconds, 3), "sample_rate": result.sample_rate,
-                   "seed": seed, "model": model, "segments": result.extras.get("segments")}
+                   "seed": seed, "model": result.request.model, "segments": result.extras.get("segments")}
         typer.echo(json.dumps(summary, indent=2))
 
 

@@ -171,11 +171,10 @@ class _Batch:
 
     host: Host
     models: Any  # BarkModels (or the offloading stack)
-    requests: list[GenerationRequest]  # after the training-free routes (cues in the text, voice prompts)
-    routed: Routed  # per-row route records
+    routed: Routed  # the requests after the training-free routes (cues in the text, voice prompts), route records
     prompts: list[dict | None]
     decoder: DecoderSpec
-    decode: Callable[[np.ndarray], np.ndarray]
+    decode: Callable[[np.ndarray], np.ndarray]  # fine (or, for a preview, coarse) tokens -> audio
     preset: Any  # SpeedPreset
     weights: str
     generators: list[Any]
@@ -219,13 +218,17 @@ def _prepare(host: Host, requests: Sequence[GenerationRequest], device: str | No
     prompts = routed.prompts(prompts, lambda value: load_history_prompt(value, host))
     decode = decoder_spec.load(models, dict(decoder_options or {}))  # bad decoder options fail before generation
     preset = speed_preset(first.options.speed)
+    if preset.skip_fine:  # a preview: the 2 coarse codebooks go to EnCodec at 1.5 kbps
+        from .loop import codec_decode
+
+        decode = functools.partial(codec_decode, models.codec)
     conditioning = None
     if any(not bundle.empty for bundle in routed.bundles):
         from .fusion import build_conditioning
 
         conditioning = build_conditioning(host, models, routed.bundles, adapters)
     return _Batch(
-        host=host, models=models, requests=list(routed.requests), routed=routed, prompts=prompts,
+        host=host, models=models, routed=routed, prompts=prompts,
         decoder=decoder_spec, decode=decode, preset=preset,
         weights=weight_format(preset, str(models.device)),  # exact: "fp32", the loaded modules themselves
         generators=[torch.Generator(device=models.device).manual_seed(r.seed) if r.seed is not None else None
@@ -240,10 +243,11 @@ def _generate_tokens(batch: _Batch, progress: Progress | None) -> _Tokens:
     from .offload import running
 
     models, preset, prompts, generators = batch.models, batch.preset, batch.prompts, batch.generators
-    options = batch.requests[0].options
+    requests = batch.routed.requests
+    options = requests[0].options
     stage_conditioning = (lambda stage: batch.conditioning.for_stage(stage) if batch.conditioning else None)
     t0 = time.perf_counter()
-    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in batch.requests]
+    texts = [gen.encode_text(models.tokenizer, r.text) if r.text is not None else gen.empty_text() for r in requests]
     with running(models, "text", preset) as module:
         semantic = gen.generate_semantic_batch(
             module, texts, [prompt["semantic_prompt"] if prompt else None for prompt in prompts],
@@ -260,9 +264,8 @@ def _generate_tokens(batch: _Batch, progress: Progress | None) -> _Tokens:
                                            conditioning=stage_conditioning("coarse"), progress=progress)
         del module
     t2 = time.perf_counter()
-    if preset.skip_fine:  # a preview: the 2 coarse codebooks go to EnCodec at 1.5 kbps
+    if preset.skip_fine:  # a preview: ``batch.decode`` reads the coarse codebooks
         fine = coarse
-        batch.decode = functools.partial(gen.codec_decode, models.codec)
     else:
         with running(models, "fine", preset) as module:
             fine = gen.generate_fine_batch(module, coarse, [prompt["fine_prompt"] if prompt else None for prompt in prompts],

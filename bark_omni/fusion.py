@@ -40,7 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
     from .models import BarkModels
 
-FUSION_FORMAT_VERSION = 2  # 2: attention per modality, per-layer and per-query routing gates
+FUSION_FORMAT_VERSION = 3  # 2: attention per modality, per-layer and per-query routing gates; 3: timing term, dense layer
+READABLE_FORMATS = (2, 3)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
+WHEN_CENTRES = torch.linspace(-1.0, 1.0, 9)  # where a timed token's relative-time features peak, in half-widths
+WHEN_WIDTH = 0.125
 ROUTINGS = ("gated", "fixed")
 WEIGHTS_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapters.json"
@@ -150,7 +153,8 @@ class GatedCrossAttention(nn.Module):
     (a shared softmax would make the modalities compete for one unit of attention), and a priority scales
     exactly its own modality's term."""
 
-    def __init__(self, d_model: int, d_ctx: int, n_head: int, n_modalities: int = 1, routed: bool = True) -> None:
+    def __init__(self, d_model: int, d_ctx: int, n_head: int, n_modalities: int = 1, routed: bool = True,
+                 dense: int = 0) -> None:
         super().__init__()
         self.n_head = n_head
         self.norm = nn.LayerNorm(d_model)
@@ -159,6 +163,14 @@ class GatedCrossAttention(nn.Module):
         self.v = nn.Linear(d_ctx, d_model, bias=False)
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Parameter(torch.zeros(1))
+        # timing term: what a timed token adds also depends on where the query sits in its window (zero at start)
+        self.when = nn.Linear(n_modalities * len(WHEN_CENTRES), d_model, bias=False)
+        nn.init.zeros_(self.when.weight)
+        # dense layer after the attention (Flamingo's gated dense part): reads the sum of every modality's term, so
+        # the output can depend on their combination (an accent that is the image's *and* falls on the beat)
+        self.dense = (nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, dense), nn.GELU(), nn.Linear(dense, d_model))
+                      if dense > 0 else None)
+        self.dense_gate = nn.Parameter(torch.zeros(1)) if dense > 0 else None
         # per-layer bias and per-query routing term; zero at start, so the router's context gate rules
         self.route = nn.Linear(d_model, n_modalities) if routed else None
         if self.route is not None:
@@ -175,7 +187,7 @@ class GatedCrossAttention(nn.Module):
 
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
                 bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, out_weight: torch.Tensor | None = None,
-                record: list[torch.Tensor] | None = None) -> torch.Tensor:
+                record: list[torch.Tensor] | None = None, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """One call on hidden states ``h`` (B, T, C) attending the context (its modality blocks per ``layout``):
 
         * ``keys`` / ``values`` (B, H, N, D): keys already scaled by ``D ** -0.5``;
@@ -185,8 +197,14 @@ class GatedCrossAttention(nn.Module):
           visibility, a timed token's time weight, the request's presence x priority of its modality;
         * ``out_weight``: ``tanh(gate) * out.weight`` (computed once per generation; None computes it here).
 
+        * ``offsets`` (B, T, N): each timed token's signed distance from the query, in half-widths (NaN: untimed);
+          the attention each timed token gets also carries relative-time features through ``when``, so the term
+          at a token's centre points elsewhere than at its neighbours (a weight alone only scales one direction,
+          which the decoder's final LayerNorm removes).
+
         A query that sees no token of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
-        it sees none at all. ``record``, when given, receives the (B, M) gates averaged over queries (training)."""
+        it sees none at all (the dense layer too). ``record``, when given, receives the (B, M) gates averaged over
+        queries (training)."""
         B, T, C = h.shape
         x = self.norm(h)
         q = self.q(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
@@ -205,9 +223,26 @@ class GatedCrossAttention(nn.Module):
         if weight is not None:
             probs = probs * weight[:, None]
         y = (probs @ values).transpose(1, 2).reshape(B, T, C)
+        if offsets is not None:
+            y = y + self.when(self._timing(probs.mean(1), offsets, routing.segments).to(self.when.weight.dtype)).to(y.dtype)
         if out_weight is None:
             out_weight = torch.tanh(self.gate) * self.out.weight
-        return h + F.linear(y.to(out_weight.dtype), out_weight).to(h.dtype)
+        h = h + F.linear(y.to(out_weight.dtype), out_weight).to(h.dtype)
+        if self.dense is None:
+            return h
+        seen = (probs.sum(-1).amax(1) > 0).to(h.dtype)[..., None]  # (B, T, 1): the query received something
+        return h + torch.tanh(self.dense_gate) * self.dense(h) * seen
+
+    def _timing(self, attention: torch.Tensor, offsets: torch.Tensor, segments: Sequence[tuple[int, int, int]]) -> torch.Tensor:
+        """(B, T, M * K): per modality, its tokens' attention (head mean, B x T x N) times their relative-time
+        features (K bumps along the window; zero for untimed tokens and absent modalities)."""
+        centres = WHEN_CENTRES.to(offsets.device, offsets.dtype)
+        bumps = torch.exp(-(((offsets[..., None] - centres) / WHEN_WIDTH) ** 2)).nan_to_num(0.0)  # (B, T, N, K)
+        K = len(centres)
+        out = attention.new_zeros(*attention.shape[:2], self.when.in_features // K, K)
+        for m, s, e in segments:
+            out[:, :, m] = torch.einsum("btn,btnk->btk", attention[..., s:e], bumps[:, :, s:e])
+        return out.flatten(2)
 
 
 @dataclass(frozen=True)
@@ -250,17 +285,19 @@ class FusionConfig:
     d_models: dict[str, int]
     base_fingerprint: str = ""
     routing: str = "gated"  # "gated": router + per-layer, per-query gates; "fixed": every present modality at 1
+    dense_ratio: float = 0.0  # width of the dense layer after each cross-attention, times d_model (0: none)
 
     def to_json(self) -> dict[str, Any]:
         return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
                 "layers": {k: list(v) for k, v in self.layers.items()}, "d_models": self.d_models,
-                "base_fingerprint": self.base_fingerprint, "routing": self.routing}
+                "base_fingerprint": self.base_fingerprint, "routing": self.routing, "dense_ratio": self.dense_ratio}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FusionConfig:
         return cls(modalities=tuple(data["modalities"]), d_ctx=int(data["d_ctx"]), n_head=int(data["n_head"]),
                    layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
-                   base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"))
+                   base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"),
+                   dense_ratio=float(data.get("dense_ratio", 0.0)))
 
 
 def default_layers(n_layer: int, every: int = 4) -> tuple[int, ...]:
@@ -282,7 +319,8 @@ class FusionBlock(nn.Module):
         routed = config.routing == "gated"
         self.router = RoutingMLP(config.modalities, config.d_ctx) if routed else None
         self.cross = nn.ModuleDict({
-            stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head, M, routed)
+            stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head, M, routed,
+                                                              int(config.d_models[stage] * config.dense_ratio))
                                   for i in layers})
             for stage, layers in config.layers.items()
         })
@@ -334,9 +372,10 @@ class FusionModel(nn.Module):
     @classmethod
     def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
-                   routing: str = "gated", every: int = 4) -> FusionModel:
+                   routing: str = "gated", every: int = 4, dense_ratio: float = 0.5) -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``, injecting after
-        every ``every``-th block of each stage, the last one included (4: 3 of Bark's 12 blocks; 6: 2 of 12)."""
+        every ``every``-th block of each stage, the last one included (4: 3 of Bark's 12 blocks; 6: 2 of 12),
+        each injection followed by a dense layer ``dense_ratio`` x d_model wide (0: none)."""
         rank = {spec.modality: (spec.rank, spec.modality) for spec in host.adapters.values()}
         modalities = tuple(sorted(dict.fromkeys(modalities), key=lambda m: rank.get(m, (float("inf"), m))))
         if not modalities:
@@ -346,7 +385,7 @@ class FusionModel(nn.Module):
             modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
             layers={"semantic": default_layers(text_cfg.n_layer, every), "coarse": default_layers(coarse_cfg.n_layer, every)},
             d_models={"semantic": text_cfg.n_embd, "coarse": coarse_cfg.n_embd},
-            base_fingerprint=models.fingerprint, routing=routing,
+            base_fingerprint=models.fingerprint, routing=routing, dense_ratio=dense_ratio,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -412,9 +451,9 @@ class FusionModel(nn.Module):
         except (ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{directory / CONFIG_FILE} is not a valid adapter config ({type(exc).__name__}: "
                                   f"{shorten(str(exc), 60)}); recreate it with `bark-omni adapters init`") from None
-        if version != FUSION_FORMAT_VERSION:
-            raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads format "
-                                  f"{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
+        if version not in READABLE_FORMATS:
+            raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads formats "
+                                  f"{READABLE_FORMATS[0]}-{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
         if config.base_fingerprint:
             from .fingerprints import require_same_base
 
@@ -424,6 +463,8 @@ class FusionModel(nn.Module):
                     for m, info in meta["adapters"].items()}
         model = cls(config, adapters)
         state = load_file(str(directory / WEIGHTS_FILE))
+        if version == 2:  # no timing term then: zero is exactly what format 2 computed
+            state.update({k: v for k, v in model.state_dict().items() if k.endswith(".when.weight")})
         expected = set(model.state_dict())
         extra, missing = sorted(set(state) - expected), sorted(expected - set(state))
         if extra or missing:
@@ -530,6 +571,15 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
     return (1 - distance / half[:, None, :]).clamp(min=0)
 
 
+def time_offsets(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_PREFIX) -> torch.Tensor:
+    """(B, n_positions, N): each timed token's signed distance from the query at each absolute position, in
+    half-widths (-1..1 inside its window); NaN for untimed tokens (they carry no timing)."""
+    frames = torch.arange(n_positions, device=timeline.device, dtype=timeline.dtype) - prefix
+    centre, half = timeline[..., 0], timeline[..., 1].clamp(min=0.5)
+    offsets = (frames[None, :, None] - centre[:, None, :]) / half[:, None, :]
+    return offsets.masked_fill(torch.isinf(half)[:, None, :], float("nan"))
+
+
 class StageConditioning:
     """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
     generation: the context's keys (pre-scaled) and values per injected layer,
@@ -538,9 +588,11 @@ class StageConditioning:
     ``gate_log``, when a list, collects each call's (B, M) gates (training reads them for its balance term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
-                 routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None) -> None:
+                 routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None,
+                 offsets: torch.Tensor | None = None) -> None:
         self._layers = layers
-        self._raw = (kv, mask, routing, table)  # what ``select`` rebuilds a sub-batch from
+        self._raw = (kv, mask, routing, table, offsets)  # what ``select`` rebuilds a sub-batch from
+        self._offsets = offsets
         self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
@@ -570,15 +622,17 @@ class StageConditioning:
             if B not in self._wide:
                 self._wide[B] = self.select(torch.zeros(B, dtype=torch.long, device=keys.device))
             return self._wide[B](layer, hidden, positions)
-        bias, weight = self._bias, self._weight
+        bias, weight, offsets = self._bias, self._weight, None
         if self._positioned:
             if positions is None:
                 raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
             first = int(positions[0, 0])
             rows = slice(first, first + hidden.shape[1])
             bias, weight = bias[:, rows], weight[:, rows]
+            offsets = self._offsets[:, rows] if self._offsets is not None else None
         cross = self._layers[str(layer)]
-        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._out[layer], self.gate_log)
+        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._out[layer], self.gate_log,
+                     offsets)
 
     @property
     def _routing(self) -> Routing:
@@ -587,12 +641,13 @@ class StageConditioning:
     def select(self, index: torch.Tensor) -> StageConditioning:
         """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished); a
         batch-1 conditioning is shared by every row."""
-        kv, mask, routing, table = self._raw
+        kv, mask, routing, table, offsets = self._raw
         if mask.shape[0] == 1:
             index = torch.zeros_like(index)
         kv = {i: (k[index], v[index]) for i, (k, v) in kv.items()}
         return StageConditioning(self._layers, kv, mask[index], routing.select(index),
-                                 table[index] if table is not None else None)
+                                 table[index] if table is not None else None,
+                                 offsets=offsets[index] if offsets is not None else None)
 
 
 def _bias(visible: torch.Tensor) -> torch.Tensor:
@@ -627,10 +682,11 @@ class Conditioning:
             return None  # nothing conditions this stage: the loop runs vanilla Bark
         with torch.inference_mode(not self.track_grad):
             kv = {int(i): layer.keys_values(self.context.tokens) for i, layer in cross.items()}
-            table = None
+            table = offsets = None
             if stage == "semantic" and self.context.timeline is not None:
                 table = time_table(self.context.timeline, CONTEXT_WINDOW_SIZE)
-        return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None)
+                offsets = time_offsets(self.context.timeline, CONTEXT_WINDOW_SIZE)
+        return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None, offsets)
 
 
 def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config: dict[str, Any],

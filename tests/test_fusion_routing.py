@@ -102,3 +102,53 @@ def test_fixed_routing_round_trips(host, tiny_models, tmp_path, image, hidden):
     assert loaded.config.routing == "fixed" and loaded.fusion.router is None
     bundle = ModalityBundle(image=image)
     torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
+
+
+def test_the_timing_term_tells_an_events_frame_from_its_neighbours(host, tiny_models, hidden):
+    """A time weight only scales one direction (which Bark's final LayerNorm then removes); the timing term
+    makes the event's frame and the frame next to it point differently."""
+    model = opened(FusionModel.initialise(host, tiny_models, ["control_events"], seed=4, dense_ratio=0.0,
+                                          adapter_config={"control_events": {"window_s": 3 / 49.9}}))
+    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])  # frame 9.98
+    flat = delta(model, bundle, hidden)
+    assert flat[0, 10].abs().sum() > 0 and _cosine(flat[0, 10], flat[0, 11]) > 0.9999  # parallel: a weight only
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.when.weight.normal_(0, 1.0)
+    timed = delta(model, bundle, hidden)
+    assert _cosine(timed[0, 10], timed[0, 11]) < 0.99
+    assert timed[0, 15].abs().sum() == 0  # outside the window: nothing
+
+
+def test_the_dense_layer_acts_only_where_a_modality_was_seen(host, tiny_models, hidden):
+    model = opened(FusionModel.initialise(host, tiny_models, ["control_events"], seed=5, dense_ratio=0.5,
+                                          adapter_config={"control_events": {"window_s": 2 / 49.9}}))
+    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])
+    plain = delta(model, bundle, hidden)
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.dense_gate.fill_(1.0)
+    dense = delta(model, bundle, hidden)
+    assert not torch.allclose(dense[0, 10], plain[0, 10])  # the dense layer adds to what the event brought
+    assert dense[0, :8].abs().sum() == 0 and dense[0, 13:].abs().sum() == 0  # frames that saw no event: exactly h
+
+
+def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, tiny_models, tmp_path, image, hidden):
+    from safetensors.torch import load_file, save_file
+
+    model = opened(FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=6, dense_ratio=0.0))
+    model.save_pretrained(tmp_path)
+    meta = json.loads((tmp_path / "adapters.json").read_text())
+    meta["format_version"] = 2
+    del meta["fusion"]["dense_ratio"]
+    (tmp_path / "adapters.json").write_text(json.dumps(meta))
+    state = load_file(str(tmp_path / "adapters.safetensors"))
+    save_file({k: v for k, v in state.items() if not k.endswith(".when.weight")}, str(tmp_path / "adapters.safetensors"))
+    loaded = FusionModel.from_pretrained(tmp_path, host, tiny_models)
+    assert all(layer.dense is None and not layer.when.weight.any() for layer in loaded.fusion.cross["semantic"].values())
+    bundle = ModalityBundle(image=image, control_events=EVENTS)
+    torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))

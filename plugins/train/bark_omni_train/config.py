@@ -74,6 +74,7 @@ class TrainConfig:
     coarse_weight: float = 1.0
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains
     dropout: dict[str, float] = field(default_factory=dict)  # per-modality probability of removing it
+    history_dropout: float = 0.0  # probability of hiding each teacher-forced semantic input token (see objective)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     eval_every: int = 0

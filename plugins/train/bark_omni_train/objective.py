@@ -112,9 +112,22 @@ def _semantic_logits(model: nn.Module, emb: torch.Tensor, cond: Any, first: int,
     return F.linear(tr.ln_f(x[:, first:]), model.lm_head.weight[SEMANTIC_ROWS])
 
 
+def hide_history(tokens: torch.Tensor, rate: float) -> torch.Tensor:
+    """Teacher-forced semantic inputs with each token replaced by Bark's semantic pad token at ``rate``: what the
+    targets already say (a class copied from the previous frames) cannot stand in for the conditioning, so the
+    loss rewards reading every informative modality (word dropout, as in conditioned language models)."""
+    if rate <= 0:
+        return tokens
+    hidden = torch.rand(tokens.shape, device=tokens.device) < rate
+    return torch.where(hidden & (tokens >= 0), torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
+
+
 def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, list[Any]],
-                   priorities: Sequence[dict[str, float]], batch: Batch, frozen: FrozenStates | None = None) -> Outputs:
-    """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``."""
+                   priorities: Sequence[dict[str, float]], batch: Batch, frozen: FrozenStates | None = None,
+                   history_dropout: float = 0.0) -> Outputs:
+    """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``; with
+    ``history_dropout`` the semantic inputs are partly hidden (``hide_history``; the frozen-state cache is
+    then bypassed, since the inputs change every step)."""
     device = batch.text.device
     B = batch.text.shape[0]
     context = fusion.encode(prepared, priorities) if prepared else None
@@ -125,9 +138,10 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
         wte = model.transformer.wte
         history = torch.full_like(batch.text, SEMANTIC_PAD_TOKEN)
         infer = torch.full((B, 1), SEMANTIC_INFER_TOKEN, dtype=torch.long, device=device)
-        emb = torch.cat([wte(batch.text) + wte(history), wte(infer), wte(batch.semantic_in)], dim=1)
+        emb = torch.cat([wte(batch.text) + wte(history), wte(infer), wte(hide_history(batch.semantic_in, history_dropout))], dim=1)
         cond = conditioning.for_stage("semantic") if conditioning is not None else None
-        logits = _semantic_logits(model, emb, cond, batch.text.shape[1], frozen, [e.row_id for e in batch.examples])
+        logits = _semantic_logits(model, emb, cond, batch.text.shape[1], None if history_dropout > 0 else frozen,
+                                  [e.row_id for e in batch.examples])
         semantic = _per_row_ce(logits, batch.semantic_target)
     if batch.coarse_target is not None:
         model = bark.coarse
@@ -193,7 +207,8 @@ class FusionObjective(nn.Module):
     def forward(self, prepared: dict[str, list[Any]], priorities: list[dict[str, float]], batch: Batch,
                 norm: Normalisers) -> dict[str, torch.Tensor]:
         cfg = self.config
-        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen)
+        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen,
+                             cfg.history_dropout if self.training else 0.0)
         zero = next(self.fusion.parameters()).new_zeros(())
         parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "balance": zero}
         if out.semantic is not None:

@@ -230,7 +230,7 @@ def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
 
 
 def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] = (0,), sampling_seeds: Sequence[int] = (0, 1, 2),
-              steps: int = 120, routings: Sequence[str] = ("gated", "fixed"), spec_overrides: dict[str, Any] | None = None,
+              steps: int = 600, routings: Sequence[str] = ("gated", "fixed"), spec_overrides: dict[str, Any] | None = None,
               ablation_train_seeds: int = 1, log: Any = None) -> dict[str, Any]:
     """The whole proof; writes ``out/proof.json`` and returns it. Routings after the first (ablations) train
     only the first ``ablation_train_seeds`` training seeds."""

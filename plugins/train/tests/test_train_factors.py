@@ -100,3 +100,16 @@ def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
     assert random["image_accuracy"] < 0.7 and abs(random["beat_auc"] - 0.5) < 0.1
     empty = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array([], dtype=np.int64)))
     assert empty["image_accuracy"] == 0.0 and empty["rhythm_accuracy"] == 0.0 and empty["abstained"] == len(test)
+
+
+def test_hidden_history_replaces_about_the_rate_of_tokens_with_the_pad_token_and_nothing_else():
+    from bark_omni.constants import SEMANTIC_PAD_TOKEN
+    from bark_omni_train.objective import hide_history
+
+    tokens = torch.randint(0, 10_000, (8, 500), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(hide_history(tokens, 0.0), tokens)
+    torch.manual_seed(1)
+    hidden = hide_history(tokens, 0.5)
+    changed = hidden != tokens
+    assert 0.45 < float(changed.float().mean()) < 0.55
+    assert bool((hidden[changed] == SEMANTIC_PAD_TOKEN).all())

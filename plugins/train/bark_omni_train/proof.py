@@ -17,9 +17,10 @@ combinations), under the same condition and sampling.
 
 Intervals: mean over (training seed x sampling seed) runs +- Student-t 95% half-width.
 
-The proof's base is the tiny Bark with a wider text stage (``write_proof_model``): the 64-wide tiny model's
-random output layer can put at most ~5% of probability on any one token at temperature 0.7, so no
-conditioning could make its default-sampling output carry a factor token by token (docs/fusion.md).
+The proof's base is the tiny Bark with a 256-wide text stage (``write_proof_model``): the 64-wide tiny model's
+random output layer can put at most ~5% of probability on any one token at temperature 0.7 (a 128-wide one
+~44%, a 256-wide one ~97%), so no conditioning could make its default-sampling output carry a factor token by
+token (docs/fusion.md).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ CONDITIONS = {"both": (), "image_only": ("control_events",), "control_only": ("i
 SAMPLINGS = {"default": None, "top_k=50": 50}  # temp 0.7 for both; Bark's default has no top-k
 SECONDARY_SEEDS = 1  # top-k (the secondary setting) is probed with the first sampling seed only
 LAGS = 24
-PROOF_WIDTH = 128
+PROOF_WIDTH = 256
 
 
 def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2, seed: int = 1234) -> Path:
@@ -216,6 +217,28 @@ def evaluate_model(adapters: Path, models: Any, host: Any, manifest: Path, spec:
     return results
 
 
+def encoder_ceiling(adapters: Path, models: Any, host: Any, manifest: Path) -> float:
+    """Held-out accuracy of a linear classifier on the frozen image encoder's own features (fitted on the train
+    rows' images, scored on the test rows'): the most the image can tell through this encoder, to read the
+    image accuracies against (the tiny CLIP is random; a real one separates far more)."""
+    from bark_omni.fusion import FusionModel
+
+    from .media import load_image
+
+    adapter = FusionModel.from_pretrained(adapters, host, models).adapters["image"]
+    rows = _rows(manifest)
+
+    def features(split: str) -> tuple[np.ndarray, list[int]]:
+        chosen = [r for r in rows if r["split"] == split]
+        feats = [adapter.prepare(np.asarray(load_image(manifest.parent / r["image"]))) for r in chosen]
+        return (np.stack([f.reshape(-1, f.shape[-1]).mean(0).float().numpy() for f in feats]),
+                [r["meta"]["image_class"] for r in chosen])
+
+    x, y = features("train")
+    x_test, y_test = features("test")
+    return float(np.mean(_classifier().fit(x, y).predict(x_test) == np.asarray(y_test)))
+
+
 def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
     """Pool the runs of every training seed: mean +- 95% interval per metric, condition and sampling."""
     keys = per_seed[0].keys()
@@ -279,6 +302,9 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
                         tmp.write_text(json.dumps(per_seed[-1]) + "\n", encoding="utf-8")
                 log(f"task {task_seed} {routing} seed {seed}: probed in {time.perf_counter() - t0:.0f}s")
             entry[routing] = {"train_seeds": list(seeds), "probe": summarise(per_seed, spec), "validation": validation}
+            if "image_encoder_ceiling" not in entry:
+                entry["image_encoder_ceiling"] = encoder_ceiling(task_dir / f"{routing}-seed{seeds[0]}" / ADAPTERS_DIR,
+                                                                 models, host, manifest)
         report["tasks"][str(task_seed)] = entry
         with atomic_output(out / "proof.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -291,8 +317,10 @@ def markdown(report: dict[str, Any]) -> str:
     fmt = lambda m: f"{m['mean']:.2f} ± {m['ci95']:.2f}" if m["runs"] > 1 else f"{m['mean']:.2f}"  # noqa: E731
     for seed, entry in report["tasks"].items():
         spec = entry["spec"]
+        ceiling = entry.get("image_encoder_ceiling")
         lines += [f"**Task {seed}**: {spec['image_classes']} image classes ({spec['image_style']}), "
-                  f"{spec['rhythm_classes']} rhythms ({spec['rhythm_style']})", ""]
+                  f"{spec['rhythm_classes']} rhythms ({spec['rhythm_style']})"
+                  + (f"; linear probe on the frozen image encoder's features: {ceiling:.2f}" if ceiling is not None else ""), ""]
         for routing in ("gated", "fixed"):
             if routing not in entry:
                 continue

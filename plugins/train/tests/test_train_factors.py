@@ -113,3 +113,27 @@ def test_hidden_history_replaces_about_the_rate_of_tokens_with_the_pad_token_and
     changed = hidden != tokens
     assert 0.45 < float(changed.float().mean()) < 0.55
     assert bool((hidden[changed] == SEMANTIC_PAD_TOKEN).all())
+
+
+def test_the_image_probe_does_not_read_the_class_off_the_beat_rate(tmp_path):
+    """Two rhythms, so in the val rows each class comes with one rhythm only; the held-out rows of a class have
+    another beat rate (here half their frames are accents) and a third of all tokens are noise: the class is
+    still named from the tokens themselves, not from how often the accent comes."""
+    spec = replace(TaskSpec.from_seed(9), image_classes=4, rhythm_classes=2, train_per_combo=1, val_per_combo=8,
+                   test_per_combo=8)
+    rows = [json.loads(line) for line in make_task(tmp_path, spec).read_text().splitlines()]
+    plan = plan_task(spec)
+    E = np.random.default_rng(0).normal(size=(10_000, 32))
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    rng = np.random.default_rng(2)
+
+    def noisy(row, accent_rate=None):
+        c = row["meta"]["image_class"]
+        tokens = np.array(row["semantic"])
+        if accent_rate is not None:
+            tokens = np.where(rng.random(len(tokens)) < accent_rate, plan.accent[c], plan.base[c])
+        return np.where(rng.random(len(tokens)) < 1 / 3, rng.integers(0, 10_000, len(tokens)), tokens)
+
+    fit = _sequences([r for r in rows if r["split"] == "val"], noisy)
+    test = _sequences([r for r in rows if r["split"] == "test"], lambda r: noisy(r, 0.5))
+    assert probe_run(E, fit, test)["image_accuracy"] > 0.9

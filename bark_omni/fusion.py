@@ -562,23 +562,25 @@ SEMANTIC_PREFIX = 256
 (256 text-and-history positions come first; the one at 256 reads the infer token and predicts frame 0)."""
 
 
-def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_PREFIX) -> torch.Tensor:
-    """(B, n_positions, N): how much the query at each absolute position attends to each token, from the
-    tokens' (centre frame, half-width): 1 at the centre falling linearly to 0 at the half-width; untimed
-    tokens (half-width inf) weigh 1 everywhere. Computed once per generation, read by index at every step."""
-    frames = torch.arange(n_positions, device=timeline.device, dtype=timeline.dtype) - prefix
-    centre, half = timeline[..., 0], timeline[..., 1].clamp(min=0.5)
-    distance = (frames[None, :, None] - centre[:, None, :]).abs()
-    return (1 - distance / half[:, None, :]).clamp(min=0)
-
-
 def time_offsets(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_PREFIX) -> torch.Tensor:
     """(B, n_positions, N): each timed token's signed distance from the query at each absolute position, in
-    half-widths (-1..1 inside its window); NaN for untimed tokens (they carry no timing)."""
+    half-widths (-1..1 inside its window), from the tokens' (centre frame, half-width); NaN for untimed tokens
+    (half-width inf: they carry no timing). Computed once per generation, read by index at every step."""
     frames = torch.arange(n_positions, device=timeline.device, dtype=timeline.dtype) - prefix
     centre, half = timeline[..., 0], timeline[..., 1].clamp(min=0.5)
     offsets = (frames[None, :, None] - centre[:, None, :]) / half[:, None, :]
     return offsets.masked_fill(torch.isinf(half)[:, None, :], float("nan"))
+
+
+def time_weights(offsets: torch.Tensor) -> torch.Tensor:
+    """How much each query attends to each token, from ``time_offsets``: 1 at a token's centre falling linearly
+    to 0 at its half-width; untimed tokens weigh 1 everywhere."""
+    return (1 - offsets.nan_to_num(0.0).abs()).clamp(min=0)
+
+
+def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_PREFIX) -> torch.Tensor:
+    """(B, n_positions, N): ``time_weights`` of the timeline's tokens at every absolute position."""
+    return time_weights(time_offsets(timeline, n_positions, prefix))
 
 
 class StageConditioning:
@@ -685,8 +687,8 @@ class Conditioning:
             kv = {int(i): layer.keys_values(self.context.tokens) for i, layer in cross.items()}
             table = offsets = None
             if stage == "semantic" and self.context.timeline is not None:
-                table = time_table(self.context.timeline, CONTEXT_WINDOW_SIZE)
                 offsets = time_offsets(self.context.timeline, CONTEXT_WINDOW_SIZE)
+                table = time_weights(offsets)
         return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None, offsets)
 
 

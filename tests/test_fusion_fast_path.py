@@ -9,8 +9,7 @@ import pytest
 import torch
 
 import bark_omni
-from bark_omni.constants import CONTEXT_WINDOW_SIZE
-from bark_omni.fusion import FusionModel, time_table
+from bark_omni.fusion import WHEN_CENTRES, WHEN_WIDTH, FusionModel
 from bark_omni.modality import ModalityBundle
 
 pytest.importorskip("bark_omni_image")
@@ -20,7 +19,10 @@ EVENTS = [control.ControlEvent(0.05, "beat", 1.0), control.ControlEvent(0.2, "be
 
 
 def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """``h + tanh(gate) * out(sum_m g_m * softmax_m(q k_m / sqrt(d)) * time weights @ v_m)``, one modality at a time."""
+    """Written out one modality and one token at a time, from the adapters' timeline (centre frame, half-width)
+    and the layer's weights, sharing no helper with the fast path:
+    ``a = h + tanh(gate) * out(sum_m g_m * (softmax_m(q k_m / sqrt(d)) * time weights) @ v_m + when(timing))``,
+    then ``a + tanh(dense_gate) * dense(a)`` on queries that saw any token."""
     context = conditioning.context
     cross = model.fusion.cross["semantic"][str(layer)]
     B, T, C = h.shape
@@ -30,20 +32,39 @@ def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, pos
     k = cross.k(context.tokens).view(B, -1, H, C // H).transpose(1, 2)
     v = cross.v(context.tokens).view(B, -1, H, C // H).transpose(1, 2)
     scores = q @ k.transpose(-1, -2) / (C // H) ** 0.5
+    N = context.tokens.shape[1]
     visible = context.stage_masks["semantic"][:, None, :].expand(B, T, -1).clone()
-    weights = torch.ones(B, T, visible.shape[-1])
+    weights = torch.ones(B, T, N)
+    offsets = torch.full((B, T, N), float("nan"))
+    frames = positions[0].float() - 256  # the query at position p predicts semantic frame p - 256
     if context.timeline is not None:
-        table = time_table(context.timeline, CONTEXT_WINDOW_SIZE)[:, positions[0]]
-        visible &= table > 0
-        weights = table
+        for b in range(B):
+            for n in range(N):
+                centre, half = float(context.timeline[b, n, 0]), float(context.timeline[b, n, 1])
+                if half == float("inf"):
+                    continue
+                half = max(half, 0.5)
+                offsets[b, :, n] = (frames - centre) / half
+                weights[b, :, n] = (1 - (frames - centre).abs() / half).clamp(min=0)
+        visible &= weights > 0
     routing = context.routing
     gates = routing.gates(cross.route(x) if cross.route is not None else None, T)  # (B, T, M)
     y = torch.zeros(B, H, T, C // H)
+    timing = torch.zeros(B, T, cross.when.in_features)
+    K = len(WHEN_CENTRES)
     for m, s, e in routing.segments:
         part = scores[..., s:e].masked_fill(~visible[:, None, :, s:e], float("-inf"))
-        probs = torch.nan_to_num(torch.softmax(part, dim=-1)) * weights[:, None, :, s:e]
-        y = y + gates[:, None, :, m, None] * (probs @ v[:, :, s:e])
-    return h + torch.tanh(cross.gate) * cross.out(y.transpose(1, 2).reshape(B, T, C))
+        probs = torch.nan_to_num(torch.softmax(part, dim=-1)) * weights[:, None, :, s:e] * gates[:, None, :, m, None]
+        y = y + probs @ v[:, :, s:e]
+        attention = probs.mean(1)  # (B, T, tokens of m)
+        for j, n in enumerate(range(s, e)):
+            for i, c in enumerate(WHEN_CENTRES.tolist()):
+                bump = torch.nan_to_num(torch.exp(-(((offsets[:, :, n] - c) / WHEN_WIDTH) ** 2)))
+                timing[:, :, m * K + i] += attention[:, :, j] * bump
+    y = y.transpose(1, 2).reshape(B, T, C) + cross.when(timing)
+    a = h + torch.tanh(cross.gate) * cross.out(y)
+    seen = (visible & (weights > 0)).any(-1, keepdim=True) & (routing.scale.sum(-1) > 0)[:, None, None]
+    return a + torch.tanh(cross.dense_gate) * cross.dense(a) * seen
 
 
 def test_fast_path_equals_plain_per_modality_attention(tiny_models):
@@ -53,6 +74,8 @@ def test_fast_path_equals_plain_per_modality_attention(tiny_models):
         for layer in model.fusion.cross["semantic"].values():
             layer.gate.fill_(0.7)
             layer.route.weight.normal_(0, 0.5)
+            layer.when.weight.normal_(0, 0.5)  # format 3's timing term and dense layer, opened as trained ones are
+            layer.dense_gate.fill_(0.6)
     image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
     bundles = [ModalityBundle(image=image, control_events=EVENTS, priorities={"image": 0.5, "control_events": 2.0}),
                ModalityBundle(image=image)]

@@ -119,7 +119,7 @@ def hide_history(tokens: torch.Tensor, rate: float) -> torch.Tensor:
     if rate <= 0:
         return tokens
     hidden = torch.rand(tokens.shape, device=tokens.device) < rate
-    return torch.where(hidden & (tokens >= 0), torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
+    return torch.where(hidden, torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
 
 
 def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, list[Any]],

@@ -40,11 +40,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
     from .models import BarkModels
 
-FUSION_FORMAT_VERSION = 3  # 2: attention per modality, per-layer and per-query routing gates; 3: timing term, dense layer
-READABLE_FORMATS = (2, 3)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
+FUSION_FORMAT_VERSION = 4  # 2: attention per modality, per-layer and per-query routing gates; 3: timing term, dense
+# layer; 4: the attention's width is a setting (``attn_ratio``; 3 and before: d_model)
+READABLE_FORMATS = (2, 3, 4)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
 WHEN_CENTRES = torch.linspace(-1.0, 1.0, 9)  # where a timed token's relative-time features peak, in half-widths
 WHEN_WIDTH = 0.125
 DENSE_RATIO = 0.5  # default width of the dense layer after each injection, times d_model
+ATTN_RATIO = 0.5  # default width of the cross-attention (queries, keys, values), times d_model (files without it: 1)
 ROUTINGS = ("gated", "fixed")
 WEIGHTS_FILE = "adapters.safetensors"
 CONFIG_FILE = "adapters.json"
@@ -155,17 +157,20 @@ class GatedCrossAttention(nn.Module):
     exactly its own modality's term."""
 
     def __init__(self, d_model: int, d_ctx: int, n_head: int, n_modalities: int = 1, routed: bool = True,
-                 dense: int = 0) -> None:
+                 dense: int = 0, d_attn: int | None = None) -> None:
         super().__init__()
+        d_attn = d_attn or d_model
+        if d_attn % n_head:
+            raise InvalidInputError(f"fusion attention width {d_attn} is not a multiple of its {n_head} heads")
         self.n_head = n_head
         self.norm = nn.LayerNorm(d_model)
-        self.q = nn.Linear(d_model, d_model, bias=False)
-        self.k = nn.Linear(d_ctx, d_model, bias=False)
-        self.v = nn.Linear(d_ctx, d_model, bias=False)
-        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.q = nn.Linear(d_model, d_attn, bias=False)
+        self.k = nn.Linear(d_ctx, d_attn, bias=False)
+        self.v = nn.Linear(d_ctx, d_attn, bias=False)
+        self.out = nn.Linear(d_attn, d_model, bias=False)
         self.gate = nn.Parameter(torch.zeros(1))
         # timing term: what a timed token adds also depends on where the query sits in its window (zero at start)
-        self.when = nn.Linear(n_modalities * len(WHEN_CENTRES), d_model, bias=False)
+        self.when = nn.Linear(n_modalities * len(WHEN_CENTRES), d_attn, bias=False)
         nn.init.zeros_(self.when.weight)
         # dense layer after the attention (Flamingo's gated dense part): reads the sum of every modality's term, so
         # the output can depend on their combination (an accent that is the image's *and* falls on the beat)
@@ -188,7 +193,7 @@ class GatedCrossAttention(nn.Module):
 
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
                 bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, out_weight: torch.Tensor | None = None,
-                record: list[torch.Tensor] | None = None, offsets: torch.Tensor | None = None) -> torch.Tensor:
+                record: list[torch.Tensor] | None = None, timing: Sequence[tuple[int, int, int, torch.Tensor]] = ()) -> torch.Tensor:
         """One call on hidden states ``h`` (B, T, C) attending the context (its modality blocks per ``layout``):
 
         * ``keys`` / ``values`` (B, H, N, D): keys already scaled by ``D ** -0.5``;
@@ -198,17 +203,17 @@ class GatedCrossAttention(nn.Module):
           visibility, a timed token's time weight, the request's presence x priority of its modality;
         * ``out_weight``: ``tanh(gate) * out.weight`` (computed once per generation; None computes it here).
 
-        * ``offsets`` (B, T, N): each timed token's signed distance from the query, in half-widths (NaN: untimed);
-          the attention each timed token gets also carries relative-time features through ``when``, so the term
-          at a token's centre points elsewhere than at its neighbours (a weight alone only scales one direction,
-          which the decoder's final LayerNorm removes).
+        * ``timing``: per timed modality, (modality index, first token, end token, ``time_features`` of its tokens
+          at these queries, B x T x tokens x K); the attention each timed token gets also carries those
+          relative-time features through ``when``, so the term at a token's centre points elsewhere than at its
+          neighbours (a weight alone only scales one direction, which the decoder's final LayerNorm removes).
 
         A query that sees no token of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
         it sees none at all (the dense layer too). ``record``, when given, receives the (B, M) gates averaged over
         queries (training)."""
         B, T, C = h.shape
         x = self.norm(h)
-        q = self.q(x).view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = self.q(x).view(B, T, self.n_head, -1).transpose(1, 2)
         scores = q @ keys.transpose(-1, -2)  # (B, H, T, N)
         if bias is not None:
             scores = scores + bias[:, None]
@@ -223,9 +228,9 @@ class GatedCrossAttention(nn.Module):
             weight = gates[..., layout.token_modality] if weight is None else gates[..., layout.token_modality] * weight
         if weight is not None:
             probs = probs * weight[:, None]
-        y = (probs @ values).transpose(1, 2).reshape(B, T, C)
-        if offsets is not None:
-            y = y + self.when(self._timing(probs.mean(1), offsets, routing.segments).to(self.when.weight.dtype)).to(y.dtype)
+        y = (probs @ values).transpose(1, 2).reshape(B, T, -1)
+        if timing:
+            y = y + self._timing(probs, timing).to(y.dtype)
         if out_weight is None:
             out_weight = torch.tanh(self.gate) * self.out.weight
         h = h + F.linear(y.to(out_weight.dtype), out_weight).to(h.dtype)
@@ -234,16 +239,17 @@ class GatedCrossAttention(nn.Module):
         seen = (probs.sum(-1).amax(1) > 0).to(h.dtype)[..., None]  # (B, T, 1): the query received something
         return h + torch.tanh(self.dense_gate) * self.dense(h) * seen
 
-    def _timing(self, attention: torch.Tensor, offsets: torch.Tensor, segments: Sequence[tuple[int, int, int]]) -> torch.Tensor:
-        """(B, T, M * K): per modality, its tokens' attention (head mean, B x T x N) times their relative-time
-        features (K bumps along the window; zero for untimed tokens and absent modalities)."""
-        centres = WHEN_CENTRES.to(offsets.device, offsets.dtype)
-        bumps = torch.exp(-(((offsets[..., None] - centres) / WHEN_WIDTH) ** 2)).nan_to_num(0.0)  # (B, T, N, K)
-        K = len(centres)
-        out = attention.new_zeros(*attention.shape[:2], self.when.in_features // K, K)
-        for m, s, e in segments:
-            out[:, :, m] = torch.einsum("btn,btnk->btk", attention[..., s:e], bumps[:, :, s:e])
-        return out.flatten(2)
+    def _timing(self, probs: torch.Tensor, timing: Sequence[tuple[int, int, int, torch.Tensor]]) -> torch.Tensor:
+        """``when`` of the timing features: per timed modality, its tokens' attention (head mean) times their
+        relative-time features, through that modality's K columns of ``when`` (the columns of untimed and absent
+        modalities would multiply zeros, so they are skipped)."""
+        K = len(WHEN_CENTRES)
+        out = None
+        for m, s, e, features in timing:
+            pooled = (probs[..., s:e].mean(1).unsqueeze(-2) @ features.to(probs.dtype)).squeeze(-2)  # (B, T, K)
+            term = F.linear(pooled.to(self.when.weight.dtype), self.when.weight[:, m * K:(m + 1) * K])
+            out = term if out is None else out + term
+        return out
 
 
 @dataclass(frozen=True)
@@ -287,18 +293,24 @@ class FusionConfig:
     base_fingerprint: str = ""
     routing: str = "gated"  # "gated": router + per-layer, per-query gates; "fixed": every present modality at 1
     dense_ratio: float = 0.0  # width of the dense layer after each cross-attention, times d_model (0: none)
+    attn_ratio: float = 1.0  # width of each cross-attention's queries, keys and values, times d_model
+
+    def attention_width(self, stage: str) -> int:
+        """``attn_ratio`` x the stage's d_model, rounded down to a multiple of the heads (at least one per head)."""
+        return max(self.n_head, int(self.d_models[stage] * self.attn_ratio) // self.n_head * self.n_head)
 
     def to_json(self) -> dict[str, Any]:
         return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
                 "layers": {k: list(v) for k, v in self.layers.items()}, "d_models": self.d_models,
-                "base_fingerprint": self.base_fingerprint, "routing": self.routing, "dense_ratio": self.dense_ratio}
+                "base_fingerprint": self.base_fingerprint, "routing": self.routing, "dense_ratio": self.dense_ratio,
+                "attn_ratio": self.attn_ratio}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FusionConfig:
         return cls(modalities=tuple(data["modalities"]), d_ctx=int(data["d_ctx"]), n_head=int(data["n_head"]),
                    layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
                    base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"),
-                   dense_ratio=float(data.get("dense_ratio", 0.0)))
+                   dense_ratio=float(data.get("dense_ratio", 0.0)), attn_ratio=float(data.get("attn_ratio", 1.0)))
 
 
 def default_layers(n_layer: int, every: int = 4) -> tuple[int, ...]:
@@ -321,7 +333,8 @@ class FusionBlock(nn.Module):
         self.router = RoutingMLP(config.modalities, config.d_ctx) if routed else None
         self.cross = nn.ModuleDict({
             stage: nn.ModuleDict({str(i): GatedCrossAttention(config.d_models[stage], config.d_ctx, config.n_head, M, routed,
-                                                              int(config.d_models[stage] * config.dense_ratio))
+                                                              int(config.d_models[stage] * config.dense_ratio),
+                                                              config.attention_width(stage))
                                   for i in layers})
             for stage, layers in config.layers.items()
         })
@@ -373,10 +386,12 @@ class FusionModel(nn.Module):
     @classmethod
     def initialise(cls, host: Host, models: BarkModels, modalities: Iterable[str], *, seed: int = 0,
                    n_head: int | None = None, adapter_config: dict[str, dict[str, Any]] | None = None,
-                   routing: str = "gated", every: int = 4, dense_ratio: float = DENSE_RATIO) -> FusionModel:
+                   routing: str = "gated", every: int = 4, dense_ratio: float = DENSE_RATIO,
+                   attn_ratio: float = ATTN_RATIO) -> FusionModel:
         """Fresh adapters (from the installed plugins) and a fresh fusion block for ``models``, injecting after
         every ``every``-th block of each stage, the last one included (4: 3 of Bark's 12 blocks; 6: 2 of 12),
-        each injection followed by a dense layer ``dense_ratio`` x d_model wide (0: none)."""
+        each injection's attention ``attn_ratio`` x d_model wide and followed by a dense layer ``dense_ratio`` x
+        d_model wide (0: none)."""
         rank = {spec.modality: (spec.rank, spec.modality) for spec in host.adapters.values()}
         modalities = tuple(sorted(dict.fromkeys(modalities), key=lambda m: rank.get(m, (float("inf"), m))))
         if not modalities:
@@ -386,7 +401,7 @@ class FusionModel(nn.Module):
             modalities=modalities, d_ctx=text_cfg.n_embd, n_head=n_head or text_cfg.n_head,
             layers={"semantic": default_layers(text_cfg.n_layer, every), "coarse": default_layers(coarse_cfg.n_layer, every)},
             d_models={"semantic": text_cfg.n_embd, "coarse": coarse_cfg.n_embd},
-            base_fingerprint=models.fingerprint, routing=routing, dense_ratio=dense_ratio,
+            base_fingerprint=models.fingerprint, routing=routing, dense_ratio=dense_ratio, attn_ratio=attn_ratio,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -572,6 +587,13 @@ def time_offsets(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTI
     return offsets.masked_fill(torch.isinf(half)[:, None, :], float("nan"))
 
 
+def time_features(offsets: torch.Tensor) -> torch.Tensor:
+    """(..., K): the relative-time features of ``time_offsets`` (K bumps along the window, zero for untimed
+    tokens)."""
+    centres = WHEN_CENTRES.to(offsets.device, offsets.dtype)
+    return torch.exp(-(((offsets[..., None] - centres) / WHEN_WIDTH) ** 2)).nan_to_num(0.0)
+
+
 def time_weights(offsets: torch.Tensor) -> torch.Tensor:
     """How much each query attends to each token, from ``time_offsets``: 1 at a token's centre falling linearly
     to 0 at its half-width; untimed tokens weigh 1 everywhere."""
@@ -595,7 +617,10 @@ class StageConditioning:
                  offsets: torch.Tensor | None = None) -> None:
         self._layers = layers
         self._raw = (kv, mask, routing, table, offsets)  # what ``select`` rebuilds a sub-batch from
-        self._offsets = offsets
+        # relative-time features of the timed modalities' tokens at every absolute position (B, positions, n, K)
+        self._timed = () if offsets is None else tuple(
+            (m, s, e, time_features(offsets[:, :, s:e])) for m, s, e in routing.segments
+            if not bool(torch.isnan(offsets[:, 0, s:e]).all()))
         self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
@@ -625,17 +650,17 @@ class StageConditioning:
             if B not in self._wide:
                 self._wide[B] = self.select(torch.zeros(B, dtype=torch.long, device=keys.device))
             return self._wide[B](layer, hidden, positions)
-        bias, weight, offsets = self._bias, self._weight, None
+        bias, weight, timing = self._bias, self._weight, ()
         if self._positioned:
             if positions is None:
                 raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
             first = int(positions[0, 0])
             rows = slice(first, first + hidden.shape[1])
             bias, weight = bias[:, rows], weight[:, rows]
-            offsets = self._offsets[:, rows] if self._offsets is not None else None
+            timing = tuple((m, s, e, features[:, rows]) for m, s, e, features in self._timed)
         cross = self._layers[str(layer)]
         return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._out[layer], self.gate_log,
-                     offsets)
+                     timing)
 
     @property
     def _routing(self) -> Routing:

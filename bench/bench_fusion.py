@@ -37,7 +37,7 @@ from torch import nn
 
 import bark_omni
 from bark_omni import loop as gen
-from bark_omni.fusion import DENSE_RATIO, Adapter, Conditioning, EncodedInputs, FusionModel
+from bark_omni.fusion import ATTN_RATIO, DENSE_RATIO, Adapter, Conditioning, EncodedInputs, FusionModel
 from bark_omni.modality import ModalityBundle
 
 clock = time.process_time  # CPU seconds of this process (``--clock wall``: wall-clock seconds)
@@ -108,10 +108,11 @@ def real_size_image_encoder(model: FusionModel) -> None:
     adapter.standardise = type(adapter.standardise)(visual.output_dim)
 
 
-def four_modalities(models: BarkModels, every: int = 4, dense_ratio: float = DENSE_RATIO) -> tuple[FusionModel, ModalityBundle]:
+def four_modalities(models: BarkModels, every: int = 4, dense_ratio: float = DENSE_RATIO,
+                    attn_ratio: float = ATTN_RATIO) -> tuple[FusionModel, ModalityBundle]:
     host = bark_omni.Host(strict=True, allow=["text", "audio", "image", "control"])
     model = open_gates(FusionModel.initialise(host, models, MODALITIES, adapter_config={"image": {"encoder": "tiny"}},
-                                              every=every, dense_ratio=dense_ratio))
+                                              every=every, dense_ratio=dense_ratio, attn_ratio=attn_ratio))
     real_size_image_encoder(model)
     t = np.arange(10 * 24_000) / 24_000
     voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
@@ -200,11 +201,13 @@ def pipeline_report(models: BarkModels, model: FusionModel, bundle: ModalityBund
 
 
 def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, repeats: int, every: int) -> None:
-    """One decoding step with all four modalities, with and without the dense layers, against none (interleaved
-    per repeat; medians): what the cross-attention and the dense layer each cost per step."""
+    """One decoding step with all four modalities, with and without the dense layers, and with format 3's full-width
+    attention, against none (interleaved per repeat; medians): what each part costs per step."""
     plain, _ = four_modalities(models, every, dense_ratio=0.0)
+    wide, _ = four_modalities(models, every, attn_ratio=1.0)
     variants = {"none": None, "four, no dense layer": plain.conditioning([bundle]).for_stage("semantic"),
-                f"four, dense {DENSE_RATIO} x d_model": model.conditioning([bundle]).for_stage("semantic")}
+                "four, attention 1.0 x d_model": wide.conditioning([bundle]).for_stage("semantic"),
+                f"four, default (attention {ATTN_RATIO}, dense {DENSE_RATIO})": model.conditioning([bundle]).for_stage("semantic")}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, conditioning in variants.items():
@@ -212,7 +215,7 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
     base = statistics.median(times["none"])
     print("\none decoding step (median of 60 steps per repeat, median over repeats)")
     for name, values in times.items():
-        print(f"  {name:<24} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%")
+        print(f"  {name:<40} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%")
 
 
 def step_seconds(models: BarkModels, conditioning: Any, steps: int) -> float:

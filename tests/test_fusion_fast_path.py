@@ -25,8 +25,8 @@ def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, pos
     then ``a + tanh(dense_gate) * dense(a)`` on queries that saw any token."""
     context = conditioning.context
     cross = model.fusion.cross["semantic"][str(layer)]
-    B, T, C = h.shape
-    H = cross.n_head
+    B, T, _ = h.shape
+    H, C = cross.n_head, cross.q.out_features  # the attention's width (attn_ratio x d_model)
     x = cross.norm(h)
     q = cross.q(x).view(B, T, H, -1).transpose(1, 2)
     k = cross.k(context.tokens).view(B, -1, H, C // H).transpose(1, 2)

@@ -140,15 +140,17 @@ def test_the_dense_layer_acts_only_where_a_modality_was_seen(host, tiny_models, 
 def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, tiny_models, tmp_path, image, hidden):
     from safetensors.torch import load_file, save_file
 
-    model = opened(FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=6, dense_ratio=0.0))
+    model = opened(FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=6, dense_ratio=0.0,
+                                          attn_ratio=1.0))
     model.save_pretrained(tmp_path)
     meta = json.loads((tmp_path / "adapters.json").read_text())
     meta["format_version"] = 2
-    del meta["fusion"]["dense_ratio"]
+    del meta["fusion"]["dense_ratio"], meta["fusion"]["attn_ratio"]  # formats 2 and 3: attention d_model wide
     (tmp_path / "adapters.json").write_text(json.dumps(meta))
     state = load_file(str(tmp_path / "adapters.safetensors"))
     save_file({k: v for k, v in state.items() if not k.endswith(".when.weight")}, str(tmp_path / "adapters.safetensors"))
     loaded = FusionModel.from_pretrained(tmp_path, host, tiny_models)
-    assert all(layer.dense is None and not layer.when.weight.any() for layer in loaded.fusion.cross["semantic"].values())
+    assert all(layer.dense is None and not layer.when.weight.any() and layer.q.out_features == tiny_models.text.config.n_embd
+               for layer in loaded.fusion.cross["semantic"].values())
     bundle = ModalityBundle(image=image, control_events=EVENTS)
     torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))

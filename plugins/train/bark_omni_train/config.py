@@ -74,7 +74,8 @@ class TrainConfig:
     coarse_weight: float = 1.0
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains
     dropout: dict[str, float] = field(default_factory=dict)  # per-modality probability of removing it
-    history_dropout: float = 0.0  # probability of hiding each teacher-forced semantic input token (see objective)
+    token_bag_weight: dict[str, float] = field(default_factory=dict)  # per modality: the token-bag aid (objective.token_bag_loss)
+    history_dropout: float = 0.0  # most of a row's teacher-forced semantic inputs hidden; rates uniform up to it (objective.hide_history)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     eval_every: int = 0
@@ -111,7 +112,8 @@ class TrainConfig:
             raise ConfigError("config needs manifest = 'path/to/manifest.jsonl'")
         if not self.modalities:
             raise ConfigError(f"config needs modalities = [...] (any of {', '.join(known)})")
-        bad = [m for m in self.modalities + list(self.dropout) + self.probe.modalities if m not in known]
+        bad = [m for m in self.modalities + list(self.dropout) + list(self.token_bag_weight) + self.probe.modalities
+               if m not in known]
         if bad:
             raise ConfigError(f"unknown modality {bad[0]!r} in the config; use any of {', '.join(known)}")
         if set(self.stages) - {"semantic", "coarse"} or not self.stages:
@@ -130,6 +132,8 @@ class TrainConfig:
             raise ConfigError("domain_temperature must be > 0")
         if any(not 0 <= p < 1 for p in self.dropout.values()):
             raise ConfigError("dropout probabilities must lie in [0, 1)")
+        if any(w < 0 for w in self.token_bag_weight.values()) or not 0 <= self.history_dropout <= 1:
+            raise ConfigError("token_bag_weight values must be >= 0 and history_dropout must lie in [0, 1]")
         if self.max_semantic_tokens > 767 or self.max_coarse_tokens > 767:
             raise ConfigError("max_semantic_tokens and max_coarse_tokens must be <= 767 (Bark's 1024 context)")
 

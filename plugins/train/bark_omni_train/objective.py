@@ -4,6 +4,10 @@
   GPTs with the fusion block's conditioning between blocks, exactly as generation applies it;
 * InfoNCE between the pooled embeddings of every pair of modalities present in the same rows (paired inputs
   should land close, unpaired ones apart);
+* a token-bag aid per chosen modality (``token_bag_loss``): its pooled tokens, read against the frozen output
+  layer's rows, predict which semantic tokens the row's target holds (their histogram): a short path from the
+  encoder to what it should decide, where the decoder's loss alone reaches the adapter only through the frames
+  the history does not already settle;
 * a balance term on rows with two or more modalities: ``log(n) - H(shares)`` of the mean gates of the present
   modalities (0 when every present modality is used equally), so the router cannot settle on one modality
   and starve the others (absent modalities need no term: presence masks them exactly).
@@ -113,12 +117,16 @@ def _semantic_logits(model: nn.Module, emb: torch.Tensor, cond: Any, first: int,
 
 
 def hide_history(tokens: torch.Tensor, rate: float) -> torch.Tensor:
-    """Teacher-forced semantic inputs with each token replaced by Bark's semantic pad token at ``rate``: what the
-    targets already say (a class copied from the previous frames) cannot stand in for the conditioning, so the
-    loss rewards reading every informative modality (word dropout, as in conditioned language models)."""
+    """Teacher-forced semantic inputs with tokens replaced by Bark's semantic pad token, each row at its own rate
+    drawn uniformly from 0..``rate`` (word dropout, as in conditioned language models). With the whole history
+    shown, copying the previous frames (a class, once the first frames hold it) is the cheapest way to predict
+    the next, and the conditioning is read only where the history says nothing; rows with most of it hidden
+    must read the conditioning at every frame, while rows with most of it shown still teach what the history
+    carries (a rhythm's continuation)."""
     if rate <= 0:
         return tokens
-    hidden = torch.rand(tokens.shape, device=tokens.device) < rate
+    row_rate = torch.rand(tokens.shape[0], 1, device=tokens.device) * rate
+    hidden = torch.rand(tokens.shape, device=tokens.device) < row_rate
     return torch.where(hidden, torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
 
 
@@ -175,6 +183,23 @@ def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) ->
     return torch.stack(terms).mean() if terms else None
 
 
+TOKEN_BAG_TEMPERATURE = 0.1
+
+
+def token_bag_loss(pooled: torch.Tensor, target: torch.Tensor, rows: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """Per row of ``rows`` (B,) bool: the cross-entropy of the target's token histogram under a softmax over
+    the cosine between ``pooled`` (B, d) and each semantic token's row of the frozen output layer ``head``
+    (V, d), at ``TOKEN_BAG_TEMPERATURE``; no trainable head, so the adapter's tokens themselves move towards
+    what the output should hold. 0 where a row is not chosen or its target holds no semantic token."""
+    V = head.shape[0]
+    valid = ((target >= 0) & (target < V)).float()
+    counts = torch.zeros(target.shape[0], V, device=target.device).scatter_add_(1, target.clamp(0, V - 1), valid)
+    total = counts.sum(1)
+    logits = F.normalize(pooled.float(), dim=-1) @ F.normalize(head.float(), dim=-1).T / TOKEN_BAG_TEMPERATURE
+    loss = -(counts / total.clamp(min=1)[:, None] * F.log_softmax(logits, dim=-1)).sum(1)
+    return torch.where(rows & (total > 0), loss, torch.zeros_like(loss))
+
+
 def balance_loss(gates: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Per row: ``log(n) - H(p)`` with ``p`` the present modalities' shares of their summed gates and ``n`` how
     many are present; 0 for rows with fewer than two (nothing to balance) and for perfectly even use."""
@@ -183,6 +208,16 @@ def balance_loss(gates: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     entropy = -(shares * torch.log(shares.clamp(min=1e-12)) * present).sum(1)
     n = present.sum(1)
     return torch.where(n >= 2, torch.log(n.clamp(min=1)) - entropy, torch.zeros_like(entropy))
+
+
+LOSS_PARTS = ("ce_semantic", "ce_coarse", "nce", "token_bag", "balance")
+
+
+def total_loss(parts: dict[str, Any], cfg: TrainConfig) -> Any:
+    """The weighted sum of the objective's parts (tensors in the step, floats in the step's log); the token-bag
+    part is already weighted per modality."""
+    return (parts["ce_semantic"] + cfg.coarse_weight * parts["ce_coarse"] + cfg.contrastive_weight * parts["nce"]
+            + parts["token_bag"] + cfg.balance_weight * parts["balance"])
 
 
 @dataclass
@@ -210,7 +245,7 @@ class FusionObjective(nn.Module):
         out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen,
                              cfg.history_dropout if self.training else 0.0)
         zero = next(self.fusion.parameters()).new_zeros(())
-        parts = {"ce_semantic": zero, "ce_coarse": zero, "nce": zero, "balance": zero}
+        parts = dict.fromkeys(LOSS_PARTS, zero)
         if out.semantic is not None:
             parts["ce_semantic"] = torch.nansum(out.semantic) / max(norm.semantic_rows, 1)
         if out.coarse is not None:
@@ -219,10 +254,16 @@ class FusionObjective(nn.Module):
             nce = info_nce(out.pooled, out.present, cfg.contrastive_temperature)
             if nce is not None:
                 parts["nce"] = nce / norm.chunks
+        if out.pooled is not None and batch.semantic_target is not None and cfg.token_bag_weight:
+            head = self.bark.text.lm_head.weight[:SEMANTIC_VOCAB_SIZE].detach()
+            for modality, weight in cfg.token_bag_weight.items():
+                if weight > 0 and modality in self.fusion.config.modalities:
+                    m = self.fusion.fusion.index(modality)
+                    per_row = token_bag_loss(out.pooled[:, m], batch.semantic_target, out.present[:, m] > 0, head)
+                    parts["token_bag"] = parts["token_bag"] + weight * per_row.sum() / max(norm.rows, 1)
         if out.gates is not None and cfg.balance_weight > 0:
             parts["balance"] = balance_loss(out.gates, out.present).sum() / max(norm.rows, 1)
-        total = (parts["ce_semantic"] + cfg.coarse_weight * parts["ce_coarse"] + cfg.contrastive_weight * parts["nce"]
-                 + cfg.balance_weight * parts["balance"])
+        total = total_loss(parts, cfg)
         # Every trainable weight joins the graph (with zero gradient when unused this step: dropped modality,
         # unconditioned stage), so DDP's all-reduce sees the same parameters on every process.
         total = total + 0.0 * sum(p.reshape(-1)[0] for p in self.fusion.parameters())

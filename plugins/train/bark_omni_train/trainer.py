@@ -29,7 +29,7 @@ from .evaluate import prepare_inputs, probe, validate
 from .examples import ExampleBuilder, collate
 from .manifest import read_manifest
 from .media import stable_seed
-from .objective import FusionObjective, Normalisers
+from .objective import LOSS_PARTS, FusionObjective, Normalisers, total_loss
 from .sampling import StepSampler, rank_chunks
 from .schedule import WarmupCosine
 from .targets import TargetStore
@@ -231,7 +231,7 @@ class Trainer:
         norm = self._normalisers(self.step)
         accumulation = cfg.accumulation(procs.world_size)
         self.optimizer.zero_grad(set_to_none=True)
-        sums = {"ce_semantic": 0.0, "ce_coarse": 0.0, "nce": 0.0, "balance": 0.0}
+        sums = dict.fromkeys(LOSS_PARTS, 0.0)
         for j in range(accumulation):
             examples = next(chunks)
             batch = collate(examples).to(procs.device)
@@ -250,8 +250,7 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         sums = distributed.sum_values(procs, sums)
-        sums["loss"] = (sums["ce_semantic"] + cfg.coarse_weight * sums["ce_coarse"] + cfg.contrastive_weight * sums["nce"]
-                        + cfg.balance_weight * sums["balance"])
+        sums["loss"] = total_loss(sums, cfg)
         return {**sums, "grad_norm": float(grad_norm), "lr": lr}
 
     def evaluate(self, final: bool = False) -> dict[str, Any]:

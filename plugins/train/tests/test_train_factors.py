@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bark_omni_train.factors import TaskSpec, make_task, plan_task
-from bark_omni_train.objective import FrozenStates, balance_loss, forward_losses
+from bark_omni_train.objective import FrozenStates, balance_loss, forward_losses, token_bag_loss
 from bark_omni_train.proof import _factors, probe_run
 
 
@@ -54,6 +54,22 @@ def test_balance_term_is_zero_for_even_use_and_single_modalities():
     assert loss[0].item() == pytest.approx(0.0, abs=1e-6) and loss[2].item() == 0.0 and loss[1].item() > 0.5
     loss.sum().backward()
     assert gates.grad[1, 1] < 0 < gates.grad[1, 0]  # descending raises the starved gate, lowers the hog
+
+
+def test_token_bag_rewards_pooled_tokens_that_point_at_the_targets_tokens_and_skips_other_rows():
+    head = torch.randn(50, 16, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([[3, 3, 3, 7, -100], [9, 9, 9, 9, 9], [3, 3, 7, 7, 3], [-100] * 5])
+    pooled = torch.stack([head[3], head[20], head[3], head[3]]).clone().requires_grad_(True)
+    rows = torch.tensor([True, True, False, True])
+    loss = token_bag_loss(pooled, target, rows, head)
+    assert loss[0] < loss[1]  # pointing at the target's main token beats pointing elsewhere
+    assert loss[2] == 0 and loss[3] == 0  # a row not chosen, a row with no semantic token
+    other = token_bag_loss(head[[7, 20, 3, 3]], target, rows, head)
+    assert loss[0] < other[0]  # the majority token (3 of 4) is the better guess than the minority one
+    loss.sum().backward()
+    step = pooled - 0.5 * pooled.grad
+    assert token_bag_loss(step, target, rows, head)[1] < loss[1]  # descending moves the pooled tokens towards them
+    assert pooled.grad[2].abs().sum() == 0
 
 
 def test_frozen_state_cache_gives_the_same_losses(toy_host, toy_models, toy_dataset):
@@ -102,16 +118,18 @@ def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
     assert empty["image_accuracy"] == 0.0 and empty["rhythm_accuracy"] == 0.0 and empty["abstained"] == len(test)
 
 
-def test_hidden_history_replaces_about_the_rate_of_tokens_with_the_pad_token_and_nothing_else():
+def test_hidden_history_hides_each_row_at_its_own_rate_up_to_the_maximum_with_the_pad_token_only():
     from bark_omni.constants import SEMANTIC_PAD_TOKEN
     from bark_omni_train.objective import hide_history
 
-    tokens = torch.randint(0, 10_000, (8, 500), generator=torch.Generator().manual_seed(0))
+    tokens = torch.randint(0, 10_000, (64, 500), generator=torch.Generator().manual_seed(0))
     assert torch.equal(hide_history(tokens, 0.0), tokens)
     torch.manual_seed(1)
-    hidden = hide_history(tokens, 0.5)
+    hidden = hide_history(tokens, 0.8)
     changed = hidden != tokens
-    assert 0.45 < float(changed.float().mean()) < 0.55
+    per_row = changed.float().mean(1)
+    assert 0.35 < float(per_row.mean()) < 0.45  # rates uniform on 0..0.8: 0.4 on average
+    assert float(per_row.min()) < 0.15 and float(per_row.max()) > 0.65 and float(per_row.max()) < 0.9  # spread, capped
     assert bool((hidden[changed] == SEMANTIC_PAD_TOKEN).all())
 
 

@@ -103,3 +103,9 @@ def test_config_rejects_typos_and_takes_overrides(tmp_path):
         load_config(json_path, ["steps=1", "batch_size=6", "micro_batch_size=4"]).check()
     with pytest.raises(ConfigError, match="unknown modality"):
         load_config(json_path, ["steps=1", 'modalities=["smell"]']).check()
+    json_path.write_text(json.dumps({"manifest": "m", "modalities": ["image"], "token_bag_weight": {"smell": 1.0}}))
+    with pytest.raises(ConfigError, match="unknown modality"):
+        load_config(json_path).check()
+    json_path.write_text(json.dumps({"manifest": "m", "modalities": ["image"], "history_dropout": 1.5}))
+    with pytest.raises(ConfigError, match="history_dropout"):
+        load_config(json_path).check()

@@ -111,6 +111,17 @@ class Adapter(nn.Module):
         return dict(self._frozen)
 
 
+GATE_LOGIT_BOUND = 6.0
+
+
+def gate(logits: torch.Tensor) -> torch.Tensor:
+    """``sigmoid`` of the logits softly bounded to +-``GATE_LOGIT_BOUND`` (gates in 0.0025..0.9975): a gate never
+    saturates where its gradient dies. An unbounded router once drove every gate to exactly 0 whenever the
+    control events were present in a training run, and nothing could reopen them (docs/fusion.md); a priority
+    of 0 still removes a modality exactly."""
+    return torch.sigmoid(GATE_LOGIT_BOUND * torch.tanh(logits / GATE_LOGIT_BOUND))
+
+
 @dataclass(frozen=True)
 class Routing:
     """How much each present modality may contribute, per batch row: ``segments`` lists the context's
@@ -129,14 +140,14 @@ class Routing:
         if self.logits is None:
             return self.scale[:, None, :].expand(-1, queries, -1)
         logits = self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets
-        return torch.sigmoid(logits) * self.scale[:, None, :]
+        return gate(logits) * self.scale[:, None, :]
 
     def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
         """(B, T, M) ``sigmoid(logits + offsets)`` before presence and priority (which the conditioning folds into
         its per-token weights once per generation); None without a router (every present modality at 1)."""
         if self.logits is None:
             return None
-        return torch.sigmoid(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
+        return gate(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
 
     def applied(self, raw: torch.Tensor | None, queries: int) -> torch.Tensor:
         """The gates ``raw_gates`` gave, times presence and priority: what ``gates`` returns."""
@@ -539,7 +550,7 @@ class FusionModel(nn.Module):
             pooled = pooled.index_put((index, torch.full_like(index, m)), (tokens * mask.unsqueeze(-1)).sum(1) / denom)
             pieces.append((m, full_tokens, full_mask))
         logits = fusion.router(present, pooled) if fusion.router is not None else None
-        raw = torch.sigmoid(logits) if logits is not None else torch.ones_like(present)
+        raw = gate(logits) if logits is not None else torch.ones_like(present)
         priority = torch.tensor([[p.get(name, 1.0) for name in self.config.modalities] for p in priorities],
                                 device=device, dtype=raw.dtype)
         scale = present * priority

@@ -154,3 +154,16 @@ def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, 
                for layer in loaded.fusion.cross["semantic"].values())
     bundle = ModalityBundle(image=image, control_events=EVENTS)
     torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))
+
+
+def test_router_gates_stay_inside_their_bounds_and_keep_a_gradient():
+    from bark_omni.fusion import GATE_LOGIT_BOUND, gate
+
+    logits = torch.tensor([-1e4, -50.0, 0.0, 50.0, 1e4], requires_grad=True)
+    g = gate(logits)
+    floor = float(torch.sigmoid(torch.tensor(-GATE_LOGIT_BOUND)))
+    assert float(g.min()) >= floor - 1e-7 and float(g.max()) <= 1 - floor + 1e-7 and float(g[2]) == 0.5
+    g[1].backward()
+    assert logits.grad[1] > 0  # a gate driven far down can still be reopened
+    small = torch.linspace(-1, 1, 5)
+    torch.testing.assert_close(gate(small), torch.sigmoid(small), atol=0.01, rtol=0)  # near 0: the plain sigmoid

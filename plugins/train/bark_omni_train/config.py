@@ -75,7 +75,7 @@ class TrainConfig:
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains
     dropout: dict[str, float] = field(default_factory=dict)  # per-modality probability of removing it
     token_bag_weight: dict[str, float] = field(default_factory=dict)  # per modality: the token-bag aid (objective.token_bag_loss)
-    history_dropout: float = 0.0  # most of a row's teacher-forced semantic inputs hidden; rates uniform up to it (objective.hide_history)
+    history_dropout: float = 0.0  # probability of hiding each teacher-forced semantic input token (objective.hide_history)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     eval_every: int = 0

@@ -117,16 +117,14 @@ def _semantic_logits(model: nn.Module, emb: torch.Tensor, cond: Any, first: int,
 
 
 def hide_history(tokens: torch.Tensor, rate: float) -> torch.Tensor:
-    """Teacher-forced semantic inputs with tokens replaced by Bark's semantic pad token, each row at its own rate
-    drawn uniformly from 0..``rate`` (word dropout, as in conditioned language models). With the whole history
-    shown, copying the previous frames (a class, once the first frames hold it) is the cheapest way to predict
-    the next, and the conditioning is read only where the history says nothing; rows with most of it hidden
-    must read the conditioning at every frame, while rows with most of it shown still teach what the history
-    carries (a rhythm's continuation)."""
+    """Teacher-forced semantic inputs with each token replaced by Bark's semantic pad token at ``rate`` (word
+    dropout, as in conditioned language models). With the whole history shown, copying the previous frames (a
+    class, once the first frames hold it) is the cheapest way to predict the next, and the conditioning is read
+    only where the history says nothing; hidden, every frame must read it. It also hides what the history
+    rightly carries (a rhythm's continuation): docs/fusion.md weighs the two."""
     if rate <= 0:
         return tokens
-    row_rate = torch.rand(tokens.shape[0], 1, device=tokens.device) * rate
-    hidden = torch.rand(tokens.shape, device=tokens.device) < row_rate
+    hidden = torch.rand(tokens.shape, device=tokens.device) < rate
     return torch.where(hidden, torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
 
 

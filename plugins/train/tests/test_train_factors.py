@@ -118,18 +118,16 @@ def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
     assert empty["image_accuracy"] == 0.0 and empty["rhythm_accuracy"] == 0.0 and empty["abstained"] == len(test)
 
 
-def test_hidden_history_hides_each_row_at_its_own_rate_up_to_the_maximum_with_the_pad_token_only():
+def test_hidden_history_replaces_about_the_rate_of_tokens_with_the_pad_token_and_nothing_else():
     from bark_omni.constants import SEMANTIC_PAD_TOKEN
     from bark_omni_train.objective import hide_history
 
-    tokens = torch.randint(0, 10_000, (64, 500), generator=torch.Generator().manual_seed(0))
+    tokens = torch.randint(0, 10_000, (8, 500), generator=torch.Generator().manual_seed(0))
     assert torch.equal(hide_history(tokens, 0.0), tokens)
     torch.manual_seed(1)
-    hidden = hide_history(tokens, 0.8)
+    hidden = hide_history(tokens, 0.5)
     changed = hidden != tokens
-    per_row = changed.float().mean(1)
-    assert 0.35 < float(per_row.mean()) < 0.45  # rates uniform on 0..0.8: 0.4 on average
-    assert float(per_row.min()) < 0.15 and float(per_row.max()) > 0.65 and float(per_row.max()) < 0.9  # spread, capped
+    assert 0.45 < float(changed.float().mean()) < 0.55
     assert bool((hidden[changed] == SEMANTIC_PAD_TOKEN).all())
 
 

@@ -307,8 +307,7 @@ class FusionConfig:
     attn_ratio: float = 1.0  # width of each cross-attention's queries, keys and values, times d_model
 
     def attention_width(self, stage: str) -> int:
-        """``attn_ratio`` x the stage's d_model, rounded down to a multiple of the heads (at least one per head)."""
-        return max(self.n_head, int(self.d_models[stage] * self.attn_ratio) // self.n_head * self.n_head)
+        return attention_width(self.d_models[stage], self.n_head, self.attn_ratio)
 
     def to_json(self) -> dict[str, Any]:
         return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
@@ -322,6 +321,11 @@ class FusionConfig:
                    layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
                    base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"),
                    dense_ratio=float(data.get("dense_ratio", 0.0)), attn_ratio=float(data.get("attn_ratio", 1.0)))
+
+
+def attention_width(d_model: int, n_head: int, ratio: float = ATTN_RATIO) -> int:
+    """``ratio`` x ``d_model``, rounded down to a multiple of the heads (at least one per head)."""
+    return max(n_head, int(d_model * ratio) // n_head * n_head)
 
 
 def default_layers(n_layer: int, every: int = 4) -> tuple[int, ...]:

@@ -199,13 +199,15 @@ def fusion_conditioning(stack: Stack, n_context: int = FUSION_CONTEXT_TOKENS, se
     ``n_context`` random context tokens), built as ``bark_omni.fusion`` builds it for a generation."""
     import torch
 
-    from bark_omni.fusion import DENSE_RATIO, GatedCrossAttention, Routing, StageConditioning, default_layers
+    from bark_omni.fusion import (DENSE_RATIO, GatedCrossAttention, Routing, StageConditioning, attention_width,
+                                  default_layers)
 
     config = stack.text.config
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = torch.nn.ModuleDict({str(i): GatedCrossAttention(config.n_embd, config.n_embd, config.n_head,
-                                                                  dense=int(config.n_embd * DENSE_RATIO))
+                                                                  dense=int(config.n_embd * DENSE_RATIO),
+                                                                  d_attn=attention_width(config.n_embd, config.n_head))
                                       for i in default_layers(config.n_layer)}).to(stack.device).eval()
         with torch.inference_mode():
             for layer in layers.values():

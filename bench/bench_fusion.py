@@ -202,7 +202,9 @@ def pipeline_report(models: BarkModels, model: FusionModel, bundle: ModalityBund
 
 def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, repeats: int, every: int) -> None:
     """One decoding step with all four modalities, with and without the dense layers, and with format 3's full-width
-    attention, against none (interleaved per repeat; medians): what each part costs per step."""
+    attention, against none, interleaved step by step (each variant takes one step in turn, so load drift hits
+    all alike): what each part costs per step. Medians over ``repeats`` x 60 steps, and the median of each
+    variant's per-step ratio to the "none" step taken next to it."""
     plain, _ = four_modalities(models, every, dense_ratio=0.0)
     wide, _ = four_modalities(models, every, attn_ratio=1.0)
     variants = {"none": None, "four, no dense layer": plain.conditioning([bundle]).for_stage("semantic"),
@@ -210,27 +212,38 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
                 f"four, default (attention {ATTN_RATIO}, dense {DENSE_RATIO})": model.conditioning([bundle]).for_stage("semantic")}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
-        for name, conditioning in variants.items():
-            times[name].append(step_seconds(models, conditioning, 60))
+        for name, seconds in interleaved_steps(models, variants, 60).items():
+            times[name] += seconds
     base = statistics.median(times["none"])
-    print("\none decoding step (median of 60 steps per repeat, median over repeats)")
+    print(f"\none decoding step, variants interleaved step by step ({len(times['none'])} steps each; medians)")
     for name, values in times.items():
-        print(f"  {name:<40} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%")
+        ratio = statistics.median(v / n for v, n in zip(values, times["none"]))
+        print(f"  {name:<40} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%"
+              f"  (median paired ratio {ratio:.3f})")
+
+
+def interleaved_steps(models: BarkModels, conditionings: dict[str, Any], steps: int) -> dict[str, list[float]]:
+    """Seconds of each decoding step after a 257-token prefill (positions 257..257+steps), one step of each
+    conditioning in turn."""
+    model, wte = models.text, models.text.transformer.wte
+    times: dict[str, list[float]] = {name: [] for name in conditionings}
+    with torch.inference_mode():
+        prefix = wte(torch.randint(10_048, 129_000, (1, 257)))
+        caches = {name: gen.KVCache(model) for name in conditionings}
+        for name, conditioning in conditionings.items():
+            gen.gpt_step(model, prefix, caches[name], slice(0, 10_001), conditioning)
+        ids = torch.randint(0, 10_000, (steps, 1, 1))
+        for i in range(steps):
+            for name, conditioning in conditionings.items():
+                t0 = clock()
+                gen.gpt_step(model, wte(ids[i]), caches[name], slice(0, 10_001), conditioning)
+                times[name].append(clock() - t0)
+    return times
 
 
 def step_seconds(models: BarkModels, conditioning: Any, steps: int) -> float:
     """Median seconds of one decoding step after a 257-token prefill (positions 257..257+steps)."""
-    model, wte = models.text, models.text.transformer.wte
-    times = []
-    with torch.inference_mode():
-        cache = gen.KVCache(model)
-        gen.gpt_step(model, wte(torch.randint(10_048, 129_000, (1, 257))), cache, slice(0, 10_001), conditioning)
-        ids = torch.randint(0, 10_000, (steps, 1, 1))
-        for i in range(steps):
-            t0 = clock()
-            gen.gpt_step(model, wte(ids[i]), cache, slice(0, 10_001), conditioning)
-            times.append(clock() - t0)
-    return statistics.median(times)
+    return statistics.median(interleaved_steps(models, {"one": conditioning}, steps)["one"])
 
 
 def scaling_conditionings(models: BarkModels, sizes: list[int]) -> list[tuple[str, int, Any]]:

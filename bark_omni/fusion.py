@@ -129,7 +129,7 @@ class Routing:
     context-level gate logits (None when the fusion has no router: every present modality counts fully);
     ``scale`` (B, M) is presence x the request's priority. A layer adds its own per-modality bias and a
     per-query term read from the hidden state, so the gate of modality m at query t of layer l is
-    ``sigmoid(logits[m] + bias_l[m] + u_l[m] . norm(h_t)) * scale[m]``."""
+    ``gate(logits[m] + bias_l[m] + u_l[m] . norm(h_t)) * scale[m]`` (a sigmoid of softly bounded logits)."""
 
     segments: tuple[tuple[int, int, int], ...]
     logits: torch.Tensor | None
@@ -143,7 +143,7 @@ class Routing:
         return gate(logits) * self.scale[:, None, :]
 
     def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
-        """(B, T, M) ``sigmoid(logits + offsets)`` before presence and priority (which the conditioning folds into
+        """(B, T, M) ``gate(logits + offsets)`` before presence and priority (which the conditioning folds into
         its per-token weights once per generation); None without a router (every present modality at 1)."""
         if self.logits is None:
             return None

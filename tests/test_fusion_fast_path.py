@@ -48,7 +48,8 @@ def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, pos
                 weights[b, :, n] = (1 - (frames - centre).abs() / half).clamp(min=0)
         visible &= weights > 0
     routing = context.routing
-    gates = routing.gates(cross.route(x) if cross.route is not None else None, T)  # (B, T, M)
+    logits = routing.logits[:, None, :] + cross.route(x)  # (B, T, M): the router's and the layer's terms
+    gates = torch.sigmoid(6.0 * torch.tanh(logits / 6.0)) * routing.scale[:, None, :]  # softly bounded, then scaled
     y = torch.zeros(B, H, T, C // H)
     timing = torch.zeros(B, T, cross.when.in_features)
     K = len(WHEN_CENTRES)

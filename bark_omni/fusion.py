@@ -159,6 +159,16 @@ class Routing:
         return Routing(self.segments, None if self.logits is None else self.logits[index], self.scale[index])
 
 
+@dataclass(frozen=True)
+class Folded:
+    """A layer's output weights with their tanh gates multiplied in: ``tanh(gate) * out.weight`` and the dense
+    layer's last weight and bias times ``tanh(dense_gate)`` (None without a dense layer)."""
+
+    out: torch.Tensor
+    dense_weight: torch.Tensor | None = None
+    dense_bias: torch.Tensor | None = None
+
+
 class GatedCrossAttention(nn.Module):
     """Cross-attention from a frozen decoder's hidden states to the context, behind a tanh gate at zero.
 
@@ -202,9 +212,19 @@ class GatedCrossAttention(nn.Module):
         """Per-generation keys and values of the context (B, N, d_ctx)."""
         return self._heads(self.k(ctx)), self._heads(self.v(ctx))
 
+    def folded(self) -> Folded:
+        """The output weights with their tanh gates multiplied in (what a generation computes once)."""
+        out = torch.tanh(self.gate) * self.out.weight
+        if self.dense is None:
+            return Folded(out)
+        last = self.dense[-1]
+        scale = torch.tanh(self.dense_gate)
+        return Folded(out, scale * last.weight, scale * last.bias)
+
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
-                bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, out_weight: torch.Tensor | None = None,
-                record: list[torch.Tensor] | None = None, timing: Sequence[tuple[int, int, int, torch.Tensor]] = ()) -> torch.Tensor:
+                bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, folded: Folded | None = None,
+                record: list[torch.Tensor] | None = None, timing: Sequence[tuple[int, int, int, torch.Tensor]] = (),
+                seen: torch.Tensor | bool | None = None) -> torch.Tensor:
         """One call on hidden states ``h`` (B, T, C) attending the context (its modality blocks per ``layout``):
 
         * ``keys`` / ``values`` (B, H, N, D): keys already scaled by ``D ** -0.5``;
@@ -212,7 +232,9 @@ class GatedCrossAttention(nn.Module):
           out-of-window tokens); None when every query sees every token;
         * ``weight`` (B, 1 or T, N): what multiplies each token's attention after its modality's softmax:
           visibility, a timed token's time weight, the request's presence x priority of its modality;
-        * ``out_weight``: ``tanh(gate) * out.weight`` (computed once per generation; None computes it here).
+        * ``folded``: ``self.folded()``, computed once per generation (None computes it here);
+        * ``seen`` (B, 1 or T, 1): whether a query sees any token at a nonzero weight (True: all do; None works it
+          out from the attention), which the dense layer needs; a generation knows it from its weights.
 
         * ``timing``: per timed modality, (modality index, first token, end token, ``time_features`` of its tokens
           at these queries, B x T x tokens x K); the attention each timed token gets also carries those
@@ -242,13 +264,15 @@ class GatedCrossAttention(nn.Module):
         y = (probs @ values).transpose(1, 2).reshape(B, T, -1)
         if timing:
             y = y + self._timing(probs, timing).to(y.dtype)
-        if out_weight is None:
-            out_weight = torch.tanh(self.gate) * self.out.weight
-        h = h + F.linear(y.to(out_weight.dtype), out_weight).to(h.dtype)
+        folded = folded or self.folded()
+        h = h + F.linear(y.to(folded.out.dtype), folded.out).to(h.dtype)
         if self.dense is None:
             return h
-        seen = (probs.sum(-1).amax(1) > 0).to(h.dtype)[..., None]  # (B, T, 1): the query received something
-        return h + torch.tanh(self.dense_gate) * self.dense(h) * seen
+        if seen is None:
+            seen = (probs.sum(-1).amax(1) > 0)[..., None]  # (B, T, 1): the query received something
+        norm, first, act, _ = self.dense
+        term = F.linear(act(first(norm(h))), folded.dense_weight, folded.dense_bias)
+        return h + (term if seen is True else term * seen.to(h.dtype))
 
     def _timing(self, probs: torch.Tensor, timing: Sequence[tuple[int, int, int, torch.Tensor]]) -> torch.Tensor:
         """``when`` of the timing features: per timed modality, its tokens' attention (head mean) times their
@@ -622,9 +646,10 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 
 class StageConditioning:
     """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
-    generation: the context's keys (pre-scaled) and values per injected layer,
-    each layer's ``tanh(gate) * out.weight``, and the per-token attention bias and weights (visibility, presence x
-    priority and, for timed tokens, the weight of every absolute position). A step then only slices and attends.
+    generation: the context's keys (pre-scaled) and values per injected layer, each layer's output weights with
+    their tanh gates folded in (``Folded``), the per-token attention bias and weights (visibility, presence x
+    priority and, for timed tokens, the weight of every absolute position) and which queries see anything. A step
+    then only slices and attends.
     ``gate_log``, when a list, collects each call's (B, M) gates (training reads them for its balance term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
@@ -641,11 +666,10 @@ class StageConditioning:
         self._wide: dict[int, StageConditioning] = {}
         self._layout = Layout.of(routing.segments, mask.device)
         self._kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._out: dict[int, torch.Tensor] = {}
+        self._folded: dict[int, Folded] = {}
         for i, (keys, values) in kv.items():
             self._kv[i] = (keys * keys.shape[-1] ** -0.5, values)
-            layer = layers[str(i)]
-            self._out[i] = torch.tanh(layer.gate) * layer.out.weight
+            self._folded[i] = layers[str(i)].folded()
         volume = routing.scale[:, self._layout.token_modality]  # (B, N): presence x priority of each token's modality
         self._positioned = table is not None
         if table is None:
@@ -656,6 +680,8 @@ class StageConditioning:
             seen = (table > 0) & mask[:, None, :]
             self._bias = _bias(seen)
             self._weight = table * seen * volume[:, None, :]
+        # whether each query sees any token at a nonzero weight (the dense layer acts only there)
+        self._seen = True if self._weight is None else (self._weight > 0).any(-1, keepdim=True)
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """``positions`` (1, T): the consecutive absolute positions of ``hidden``'s rows (what the loop passes)."""
@@ -665,17 +691,17 @@ class StageConditioning:
             if B not in self._wide:
                 self._wide[B] = self.select(torch.zeros(B, dtype=torch.long, device=keys.device))
             return self._wide[B](layer, hidden, positions)
-        bias, weight, timing = self._bias, self._weight, ()
+        bias, weight, timing, seen = self._bias, self._weight, (), self._seen
         if self._positioned:
             if positions is None:
                 raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
             first = int(positions[0, 0])
             rows = slice(first, first + hidden.shape[1])
-            bias, weight = bias[:, rows], weight[:, rows]
+            bias, weight, seen = bias[:, rows], weight[:, rows], seen[:, rows]
             timing = tuple((m, s, e, features[:, rows]) for m, s, e, features in self._timed)
         cross = self._layers[str(layer)]
-        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._out[layer], self.gate_log,
-                     timing)
+        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._folded[layer], self.gate_log,
+                     timing, seen)
 
     @property
     def _routing(self) -> Routing:

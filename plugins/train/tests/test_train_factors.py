@@ -108,14 +108,31 @@ def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
     E /= np.linalg.norm(E, axis=1, keepdims=True)
     fit = [r for r in rows if r["split"] == "val"]
     test = [r for r in rows if r["split"] == "test"]
-    perfect = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array(r["semantic"])))
+    plan = plan_task(spec)
+    classes = {**{t: c for c, t in enumerate(plan.base)}, **{t: c for c, t in enumerate(plan.accent)}}
+    perfect = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array(r["semantic"])),
+                        classes)
     assert perfect["image_accuracy"] > 0.9 and perfect["rhythm_accuracy"] > 0.7 and perfect["beat_auc"] > 0.95
+    assert perfect["image_token_accuracy"] == 1.0
     rng = np.random.default_rng(1)
     noise = lambda r: rng.integers(0, 10_000, spec.tokens)  # noqa: E731
-    random = probe_run(E, _sequences(fit, noise), _sequences(test, noise))
-    assert random["image_accuracy"] < 0.7 and abs(random["beat_auc"] - 0.5) < 0.1
-    empty = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array([], dtype=np.int64)))
-    assert empty["image_accuracy"] == 0.0 and empty["rhythm_accuracy"] == 0.0 and empty["abstained"] == len(test)
+    random = probe_run(E, _sequences(fit, noise), _sequences(test, noise), classes)
+    assert random["image_accuracy"] < 0.7 and abs(random["beat_auc"] - 0.5) < 0.1 and random["image_token_accuracy"] < 0.5
+    empty = probe_run(E, _sequences(fit, lambda r: np.array(r["semantic"])), _sequences(test, lambda r: np.array([], dtype=np.int64)),
+                      classes)
+    assert empty["image_accuracy"] == empty["rhythm_accuracy"] == empty["image_token_accuracy"] == 0.0
+    assert empty["abstained"] == len(test)
+    assert "image_token_accuracy" not in probe_run(E, _sequences(fit, noise), _sequences(test, noise))
+
+
+def test_the_answer_key_names_the_majority_class_and_nothing_on_a_tie_or_no_class_token():
+    from bark_omni_train.proof import token_class
+
+    classes = {10: 0, 11: 0, 20: 1, 30: 2}
+    assert token_class(np.array([10, 11, 20, 5, 5, 5]), classes) == 0
+    assert token_class(np.array([30, 7, 30, 20]), classes) == 2
+    assert token_class(np.array([10, 20, 5]), classes) is None  # a tie
+    assert token_class(np.array([5, 6, 7]), classes) is None
 
 
 def test_hidden_history_replaces_about_the_rate_of_tokens_with_the_pad_token_and_nothing_else():

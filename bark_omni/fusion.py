@@ -654,13 +654,17 @@ class StageConditioning:
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
                  routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None,
-                 offsets: torch.Tensor | None = None) -> None:
+                 offsets: torch.Tensor | None = None,
+                 timed: tuple[tuple[int, int, int, torch.Tensor], ...] | None = None) -> None:
         self._layers = layers
-        self._raw = (kv, mask, routing, table, offsets)  # what ``select`` rebuilds a sub-batch from
-        # relative-time features of the timed modalities' tokens at every absolute position (B, positions, n, K)
-        self._timed = () if offsets is None else tuple(
-            (m, s, e, time_features(offsets[:, :, s:e])) for m, s, e in routing.segments
-            if not bool(torch.isnan(offsets[:, 0, s:e]).all()))
+        # relative-time features of the timed modalities' tokens at every absolute position (B, positions, n, K);
+        # ``timed`` passes them in already computed (a sub-batch of another conditioning)
+        if timed is None:
+            timed = () if offsets is None else tuple(
+                (m, s, e, time_features(offsets[:, :, s:e])) for m, s, e in routing.segments
+                if not bool(torch.isnan(offsets[:, 0, s:e]).all()))
+        self._timed = timed
+        self._raw = (kv, mask, routing, table)  # what ``select`` rebuilds a sub-batch from
         self.gate_log = gate_log
         self.layers = frozenset(kv)
         self._wide: dict[int, StageConditioning] = {}
@@ -710,13 +714,13 @@ class StageConditioning:
     def select(self, index: torch.Tensor) -> StageConditioning:
         """The conditioning of rows ``index`` of this batch (a batched loop drops rows that finished); a
         batch-1 conditioning is shared by every row."""
-        kv, mask, routing, table, offsets = self._raw
+        kv, mask, routing, table = self._raw
         if mask.shape[0] == 1:
             index = torch.zeros_like(index)
         kv = {i: (k[index], v[index]) for i, (k, v) in kv.items()}
         return StageConditioning(self._layers, kv, mask[index], routing.select(index),
                                  table[index] if table is not None else None,
-                                 offsets=offsets[index] if offsets is not None else None)
+                                 timed=tuple((m, s, e, features[index]) for m, s, e, features in self._timed))
 
 
 def _bias(visible: torch.Tensor) -> torch.Tensor:

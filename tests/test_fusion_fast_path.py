@@ -93,6 +93,31 @@ def test_fast_path_equals_plain_per_modality_attention(tiny_models):
             assert not torch.equal(fast[0, 0], fast[0, 8])
 
 
+def test_a_sub_batch_attends_as_its_rows_did_in_the_whole_batch(tiny_models):
+    """A batched loop drops rows that finished (``select``): the rows left, a timed one among them, get exactly
+    what they got in the whole batch."""
+    host = bark_omni.Host(strict=True, allow=["image", "control"])
+    model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=2)
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.gate.fill_(0.7)
+            layer.when.weight.normal_(0, 0.5)
+            layer.dense_gate.fill_(0.6)
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    late = [control.ControlEvent(0.3, "beat", 1.0)]
+    bundles = [ModalityBundle(image=image), ModalityBundle(image=image, control_events=EVENTS),
+               ModalityBundle(control_events=late)]
+    stage = model.conditioning(bundles).for_stage("semantic")
+    part = stage.select(torch.tensor([2, 1]))
+    h = torch.randn(3, 24, tiny_models.text.config.n_embd, generator=torch.Generator().manual_seed(0))
+    positions = torch.arange(250, 274)[None]
+    with torch.inference_mode():
+        for layer in stage.layers:
+            whole = stage(layer, h, positions)
+            torch.testing.assert_close(part(layer, h[[2, 1]], positions), whole[[2, 1]], rtol=1e-6, atol=1e-6)
+            assert not torch.equal(whole[2], h[2]) and not torch.equal(whole[1], whole[2])
+
+
 def test_the_host_encodes_an_input_once_and_gives_the_same_conditioning(tiny_models, monkeypatch):
     from bark_omni.fusion import EncodedInputs, build_conditioning
 

@@ -68,16 +68,22 @@ def reference(model: FusionModel, conditioning, layer: int, h: torch.Tensor, pos
     return a + torch.tanh(cross.dense_gate) * cross.dense(a) * seen
 
 
-def test_fast_path_equals_plain_per_modality_attention(tiny_models):
+def opened(tiny_models) -> tuple[FusionModel, np.ndarray]:
+    """An image + control fusion with its gates, routing terms, timing term and dense layer opened, as trained ones
+    are, and a test image."""
     host = bark_omni.Host(strict=True, allow=["image", "control"])
     model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=2)
     with torch.no_grad():
         for layer in model.fusion.cross["semantic"].values():
             layer.gate.fill_(0.7)
             layer.route.weight.normal_(0, 0.5)
-            layer.when.weight.normal_(0, 0.5)  # format 3's timing term and dense layer, opened as trained ones are
+            layer.when.weight.normal_(0, 0.5)
             layer.dense_gate.fill_(0.6)
-    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    return model, (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+
+
+def test_fast_path_equals_plain_per_modality_attention(tiny_models):
+    model, image = opened(tiny_models)
     bundles = [ModalityBundle(image=image, control_events=EVENTS, priorities={"image": 0.5, "control_events": 2.0}),
                ModalityBundle(image=image)]
     conditioning = model.conditioning(bundles)
@@ -96,14 +102,7 @@ def test_fast_path_equals_plain_per_modality_attention(tiny_models):
 def test_a_sub_batch_attends_as_its_rows_did_in_the_whole_batch(tiny_models):
     """A batched loop drops rows that finished (``select``): the rows left, a timed one among them, get exactly
     what they got in the whole batch."""
-    host = bark_omni.Host(strict=True, allow=["image", "control"])
-    model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=2)
-    with torch.no_grad():
-        for layer in model.fusion.cross["semantic"].values():
-            layer.gate.fill_(0.7)
-            layer.when.weight.normal_(0, 0.5)
-            layer.dense_gate.fill_(0.6)
-    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    model, image = opened(tiny_models)
     late = [control.ControlEvent(0.3, "beat", 1.0)]
     bundles = [ModalityBundle(image=image), ModalityBundle(image=image, control_events=EVENTS),
                ModalityBundle(control_events=late)]

@@ -76,6 +76,7 @@ class TrainConfig:
     dropout: dict[str, float] = field(default_factory=dict)  # per-modality probability of removing it
     token_bag_weight: dict[str, float] = field(default_factory=dict)  # per modality: the token-bag aid (objective.token_bag_loss)
     history_dropout: float = 0.0  # probability of hiding each teacher-forced semantic input token (objective.hide_history)
+    sampled_history: float = 0.0  # probability of replacing each one by the model's own draw (objective.sample_history)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     eval_every: int = 0
@@ -134,6 +135,8 @@ class TrainConfig:
             raise ConfigError("dropout probabilities must lie in [0, 1)")
         if any(w < 0 for w in self.token_bag_weight.values()) or not 0 <= self.history_dropout <= 1:
             raise ConfigError("token_bag_weight values must be >= 0 and history_dropout must lie in [0, 1]")
+        if not 0 <= self.sampled_history <= 1:
+            raise ConfigError("sampled_history must lie in [0, 1]")
         if self.max_semantic_tokens > 767 or self.max_coarse_tokens > 767:
             raise ConfigError("max_semantic_tokens and max_coarse_tokens must be <= 767 (Bark's 1024 context)")
 

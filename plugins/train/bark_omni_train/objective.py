@@ -128,12 +128,45 @@ def hide_history(tokens: torch.Tensor, rate: float) -> torch.Tensor:
     return torch.where(hidden, torch.full_like(tokens, SEMANTIC_PAD_TOKEN), tokens)
 
 
+SAMPLED_HISTORY_TEMPERATURE = 0.7  # Bark's default sampling temperature: the history is what generation would draw
+
+
+def sample_history(logits: torch.Tensor, tokens: torch.Tensor, rate: float,
+                   temperature: float = SAMPLED_HISTORY_TEMPERATURE) -> torch.Tensor:
+    """Teacher-forced semantic inputs ``tokens`` (B, L) with each real token replaced, at ``rate``, by one drawn
+    from the model's own prediction of it (``logits`` (B, >= L, V): position j predicts input j); scheduled
+    sampling in one pass. Generation feeds back its own draws, so a drawn token of another class (or a misplaced
+    accent) is followed by more of the same, while teacher forcing never shows one; shown some, the model learns
+    to go back to what the conditioning says rather than copy the slip. Pads stay pads; Bark's end token is
+    never drawn."""
+    if rate <= 0:
+        return tokens
+    B, L = tokens.shape
+    probs = torch.softmax(logits[:, :L, :SEMANTIC_VOCAB_SIZE].float() / temperature, dim=-1)
+    drawn = torch.multinomial(probs.reshape(B * L, -1), 1).view(B, L)
+    chosen = (torch.rand(tokens.shape, device=tokens.device) < rate) & (tokens != SEMANTIC_PAD_TOKEN)
+    return torch.where(chosen, drawn, tokens)
+
+
+@dataclass(frozen=True)
+class HistoryNoise:
+    """What training does to the teacher-forced semantic inputs: a ``hidden`` share replaced by the pad token
+    (``hide_history``) and a ``sampled`` share by the model's own draws (``sample_history``)."""
+
+    hidden: float = 0.0
+    sampled: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.hidden > 0 or self.sampled > 0
+
+
 def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, list[Any]],
                    priorities: Sequence[dict[str, float]], batch: Batch, frozen: FrozenStates | None = None,
-                   history_dropout: float = 0.0) -> Outputs:
-    """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``; with
-    ``history_dropout`` the semantic inputs are partly hidden (``hide_history``; the frozen-state cache is
-    then bypassed, since the inputs change every step)."""
+                   noise: HistoryNoise = HistoryNoise()) -> Outputs:
+    """Teacher-forced per-row cross-entropies of ``batch`` under the conditioning of ``prepared``; ``noise``
+    changes part of the semantic inputs (the frozen-state cache then serves only the pass that draws the
+    samples, since the inputs change every step)."""
     device = batch.text.device
     B = batch.text.shape[0]
     context = fusion.encode(prepared, priorities) if prepared else None
@@ -144,10 +177,17 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
         wte = model.transformer.wte
         history = torch.full_like(batch.text, SEMANTIC_PAD_TOKEN)
         infer = torch.full((B, 1), SEMANTIC_INFER_TOKEN, dtype=torch.long, device=device)
-        emb = torch.cat([wte(batch.text) + wte(history), wte(infer), wte(hide_history(batch.semantic_in, history_dropout))], dim=1)
+        prefix = torch.cat([wte(batch.text) + wte(history), wte(infer)], dim=1)
+        rows, first = [e.row_id for e in batch.examples], batch.text.shape[1]
+        inputs = batch.semantic_in
+        if noise.sampled > 0:
+            with torch.no_grad():  # the model's own draws, under a conditioning that logs no gates
+                plain = Conditioning(fusion, context).for_stage("semantic") if context is not None else None
+                guess = _semantic_logits(model, torch.cat([prefix, wte(inputs)], dim=1), plain, first, frozen, rows)
+            inputs = sample_history(guess, inputs, noise.sampled)
+        emb = torch.cat([prefix, wte(hide_history(inputs, noise.hidden))], dim=1)
         cond = conditioning.for_stage("semantic") if conditioning is not None else None
-        logits = _semantic_logits(model, emb, cond, batch.text.shape[1], None if history_dropout > 0 else frozen,
-                                  [e.row_id for e in batch.examples])
+        logits = _semantic_logits(model, emb, cond, first, None if noise.active else frozen, rows)
         semantic = _per_row_ce(logits, batch.semantic_target)
     if batch.coarse_target is not None:
         model = bark.coarse
@@ -240,8 +280,8 @@ class FusionObjective(nn.Module):
     def forward(self, prepared: dict[str, list[Any]], priorities: list[dict[str, float]], batch: Batch,
                 norm: Normalisers) -> dict[str, torch.Tensor]:
         cfg = self.config
-        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen,
-                             cfg.history_dropout if self.training else 0.0)
+        noise = HistoryNoise(cfg.history_dropout, cfg.sampled_history) if self.training else HistoryNoise()
+        out = forward_losses(self.fusion, self.bark, prepared, priorities, batch, self.frozen, noise)
         zero = next(self.fusion.parameters()).new_zeros(())
         parts = dict.fromkeys(LOSS_PARTS, zero)
         if out.semantic is not None:

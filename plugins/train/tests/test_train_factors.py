@@ -96,6 +96,14 @@ def test_frozen_state_cache_gives_the_same_losses(toy_host, toy_models, toy_data
     again = forward_losses(model, toy_models, prepared, [{}] * 4, batch, frozen).semantic  # from the cache
     torch.testing.assert_close(first, plain, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(again, plain, rtol=1e-5, atol=1e-5)
+    # scheduled sampling: the drawing pass may use the cache, the scored pass sees the drawn inputs, with gradient
+    from bark_omni_train.objective import HistoryNoise
+
+    torch.manual_seed(0)
+    sampled = forward_losses(model, toy_models, prepared, [{}] * 4, batch, frozen, HistoryNoise(sampled=1.0))
+    assert bool(torch.isfinite(sampled.semantic).all()) and not torch.allclose(sampled.semantic, plain)
+    sampled.semantic.sum().backward()
+    assert model.fusion.cross["semantic"][str(min(int(k) for k in model.fusion.cross["semantic"]))].q.weight.grad is not None
 
 
 def _sequences(rows, make):
@@ -123,6 +131,24 @@ def test_probe_finds_planted_factors_and_abstains_on_nothing(task):
     assert empty["image_accuracy"] == empty["rhythm_accuracy"] == empty["image_token_accuracy"] == 0.0
     assert empty["abstained"] == len(test)
     assert "image_token_accuracy" not in probe_run(E, _sequences(fit, noise), _sequences(test, noise))
+
+
+def test_sampled_history_draws_from_the_model_where_chosen_and_keeps_pads():
+    from bark_omni.constants import SEMANTIC_PAD_TOKEN, SEMANTIC_VOCAB_SIZE
+    from bark_omni_train.objective import sample_history
+
+    tokens = torch.randint(0, 10_000, (4, 300), generator=torch.Generator().manual_seed(0))
+    tokens[:, 250:] = SEMANTIC_PAD_TOKEN
+    logits = torch.full((4, 301, SEMANTIC_VOCAB_SIZE + 1), -30.0)
+    logits[..., 1234] = 0.0
+    logits[..., SEMANTIC_VOCAB_SIZE] = 30.0  # the end token: never drawn into the history
+    assert torch.equal(sample_history(logits, tokens, 0.0), tokens)
+    torch.manual_seed(1)
+    mixed = sample_history(logits, tokens, 0.3)
+    changed = mixed != tokens
+    assert 0.25 < float(changed[:, :250].float().mean()) < 0.35
+    assert bool((mixed[changed] == 1234).all()) and torch.equal(mixed[:, 250:], tokens[:, 250:])
+    assert bool((sample_history(logits, tokens, 1.0)[:, :250] == 1234).all())
 
 
 def test_the_answer_key_names_the_majority_class_and_nothing_on_a_tie_or_no_class_token():

@@ -88,6 +88,7 @@ def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: 
         semantic_eos=False, contrastive_weight=0.0,  # the factors are independent: nothing to align
         balance_weight=0.1, routing=routing, dropout={"image": 0.3, "control_events": 0.3},
         token_bag_weight={"image": 1.0},  # what the image decides is a small part of a random encoder's features
+        sampled_history=0.3,  # a slip of another class, seen in training, is not copied (task 518: docs/fusion.md)
         eval_every=0, checkpoint_every=0, val_max_rows=64, frozen_cache_rows=4096, cpu_threads=1, progress=False, probe=ProbeConfig())
 
 

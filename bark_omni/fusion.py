@@ -137,10 +137,7 @@ class Routing:
 
     def gates(self, offsets: torch.Tensor | None, queries: int) -> torch.Tensor:
         """(B, T, M) gates for ``queries`` queries; ``offsets`` (B, T, M) is the layer's per-query term."""
-        if self.logits is None:
-            return self.scale[:, None, :].expand(-1, queries, -1)
-        logits = self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets
-        return gate(logits) * self.scale[:, None, :]
+        return self.applied(self.raw_gates(offsets), queries)
 
     def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
         """(B, T, M) ``gate(logits + offsets)`` before presence and priority (which the conditioning folds into
@@ -150,7 +147,7 @@ class Routing:
         return gate(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
 
     def applied(self, raw: torch.Tensor | None, queries: int) -> torch.Tensor:
-        """The gates ``raw_gates`` gave, times presence and priority: what ``gates`` returns."""
+        """The gates ``raw_gates`` gave, times presence and priority."""
         if raw is None:
             return self.scale[:, None, :].expand(-1, queries, -1)
         return raw * self.scale[:, None, :]

@@ -37,8 +37,10 @@ class Example:
 
 
 def row_modalities(row: Row, modalities: Sequence[str]) -> tuple[str, ...]:
+    # a caption is the style text unless the teacher must read it (no text and no semantic targets of its own)
     has = {"image": row.image is not None, "control_events": bool(row.control_events),
-           "reference_audio": row.audio is not None, "style_text": row.caption is not None and row.text is not None}
+           "reference_audio": row.audio is not None,
+           "style_text": row.caption is not None and (row.text is not None or row.semantic is not None)}
     return tuple(m for m in modalities if has.get(m, False))
 
 

@@ -7,6 +7,10 @@ rhythms alternating long and short gaps) from a random phase. Only a model that 
 factors right. Nothing else carries a factor: beat strengths are random, image colours are noise unless the
 style is "colour", shapes sit at random places and sizes over a noisy background.
 
+With ``distractor=True`` every row also has a caption (the ``style_text`` input) of random words, drawn
+independently of both factors: a present modality that carries nothing, which a router should learn to close.
+Images, events and targets are the same as without it.
+
 Every (image class, rhythm) combination exists, and for each image class one rhythm is held out: its rows
 form the "test" split, never seen in training ("train") or by the probe's classifiers ("val").
 
@@ -47,6 +51,7 @@ class TaskSpec:
     train_per_combo: int = 24
     val_per_combo: int = 6
     test_per_combo: int = 6
+    distractor: bool = False  # a caption of random words on every row (style_text), independent of the factors
 
     @classmethod
     def from_seed(cls, seed: int) -> TaskSpec:
@@ -164,6 +169,15 @@ def beat_frames(spec: TaskSpec, plan: TaskPlan, rhythm: int, rng: np.random.Gene
     return frames
 
 
+DISTRACTOR_WORDS = ("red", "blue", "round", "square", "fast", "slow", "loud", "soft", "bright", "dark", "warm",
+                    "cold", "sharp", "smooth", "high", "low")
+
+
+def distractor_caption(rng: np.random.Generator) -> str:
+    """Two or three random words (at most 20 characters), the same kind of text whatever the row's factors."""
+    return " ".join(rng.choice(DISTRACTOR_WORDS, size=int(rng.integers(2, 4)), replace=False))
+
+
 def make_task(out: Path, spec: TaskSpec) -> Path:
     """Write ``out/images/*.png`` and ``out/manifest.jsonl`` (semantic targets included; no audio) and
     ``out/task.json`` (the spec and what the seed decided). Returns the manifest."""
@@ -186,12 +200,13 @@ def make_task(out: Path, spec: TaskSpec) -> Path:
                 frames = beat_frames(spec, plan, r, rng)
                 events = [{"time_s": round(f / FRAME_HZ, 5), "kind": "beat", "value": round(float(rng.uniform(0.3, 1.0)), 3)}
                           for f in frames]
-                lines.append(json.dumps({
-                    "id": ident, "split": split, "domain": "synthetic", "image": f"images/{ident}.png",
-                    "control_events": events, "label": f"image{a}-rhythm{r}",
-                    "semantic": plan.target(a, [int(round(f)) for f in frames], spec.tokens),
-                    "meta": {"image_class": a, "rhythm_class": r, "held_out_combo": held},
-                }))
+                row = {"id": ident, "split": split, "domain": "synthetic", "image": f"images/{ident}.png",
+                       "control_events": events, "label": f"image{a}-rhythm{r}",
+                       "semantic": plan.target(a, [int(round(f)) for f in frames], spec.tokens),
+                       "meta": {"image_class": a, "rhythm_class": r, "held_out_combo": held}}
+                if spec.distractor:  # its own stream: the rest of the row is as without it
+                    row["caption"] = distractor_caption(np.random.default_rng([spec.seed, 4, a, r, i]))
+                lines.append(json.dumps(row))
     with atomic_output(out / "manifest.jsonl") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with atomic_output(out / "task.json") as tmp:

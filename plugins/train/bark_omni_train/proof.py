@@ -77,16 +77,19 @@ def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2
     return directory
 
 
-def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: str, steps: int) -> Any:
+def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: str, steps: int,
+                 distractor: bool = False) -> Any:
+    """``distractor``: the task's rows carry a random caption, fed as ``style_text`` (dropped like the others)."""
     from .config import ProbeConfig, TrainConfig
 
+    extra = ["style_text"] if distractor else []
     return TrainConfig(
         manifest=str(manifest), output=str(output), model=str(model), device="cpu",
-        modalities=["image", "control_events"],
+        modalities=["image", "control_events", *extra],
         adapter_config={"image": {"encoder": "tiny", "pretrained": None}, "control_events": {"window_s": 1.5 / FRAME_HZ}},
         seed=seed, steps=steps, batch_size=16, micro_batch_size=16, lr=1e-2, weight_decay=0.0, warmup_steps=20,
         semantic_eos=False, contrastive_weight=0.0,  # the factors are independent: nothing to align
-        balance_weight=0.1, routing=routing, dropout={"image": 0.3, "control_events": 0.3},
+        balance_weight=0.1, routing=routing, dropout={m: 0.3 for m in ("image", "control_events", *extra)},
         token_bag_weight={"image": 1.0},  # what the image decides is a small part of a random encoder's features
         sampled_history=0.3,  # a slip of another class, seen in training, is not copied (task 518: docs/fusion.md)
         eval_every=0, checkpoint_every=0, val_max_rows=64, frozen_cache_rows=4096, cpu_threads=1, progress=False, probe=ProbeConfig())
@@ -232,7 +235,8 @@ def evaluate_model(adapters: Path, models: Any, host: Any, manifest: Path, spec:
     E = models.text.lm_head.weight[:10_000].detach().cpu().numpy()
     E = E / np.linalg.norm(E, axis=1, keepdims=True)
     rows = [r for r in _rows(manifest) if r["split"] in ("val", "test")]
-    inputs = [{"image": np.asarray(load_image(manifest.parent / r["image"])), "control_events": r["control_events"]} for r in rows]
+    inputs = [{"image": np.asarray(load_image(manifest.parent / r["image"])), "control_events": r["control_events"],
+               **({"style_text": r["caption"]} if spec.distractor else {})} for r in rows]  # the distractor stays on
     ids = [r["id"] for r in rows]
     plan = plan_task(spec)
     classes = {**{t: c for c, t in enumerate(plan.base)}, **{t: c for c, t in enumerate(plan.accent)}}
@@ -300,7 +304,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
     torch.set_num_threads(1)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
-    host = Host(allow=["image", "control"])
+    host = Host(allow=["image", "control", "text"])
     model_dir = write_proof_model(out / "base")
     models = load_models(str(model_dir), host, "cpu")
     previous = json.loads((out / "proof.json").read_text()) if (out / "proof.json").is_file() else {}
@@ -321,7 +325,8 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
                 run_dir = task_dir / f"{routing}-seed{seed}"
                 t0 = time.perf_counter()
                 if not (run_dir / ADAPTERS_DIR / "adapters.json").is_file():
-                    result = train(proof_config(manifest, run_dir, model_dir, seed, routing, steps), host=host)
+                    config = proof_config(manifest, run_dir, model_dir, seed, routing, steps, spec.distractor)
+                    result = train(config, host=host)
                     validation.append(result.get("validation"))
                 log(f"task {task_seed} {routing} seed {seed}: trained in {time.perf_counter() - t0:.0f}s")
                 t0 = time.perf_counter()

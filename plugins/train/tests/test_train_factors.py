@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bark_omni_train.factors import TaskSpec, make_task, plan_task
+from bark_omni_train.factors import DISTRACTOR_WORDS, TaskSpec, make_task, plan_task
 from bark_omni_train.objective import FrozenStates, balance_loss, forward_losses, token_bag_loss
 from bark_omni_train.proof import _factors, probe_run
 
@@ -45,6 +45,35 @@ def test_held_out_combinations_never_reach_training_and_factors_decide_the_targe
         expected = [plan.accent[a] if t in beats else plan.base[a] for t in range(spec.tokens)]
         assert row["semantic"] == expected
         assert len({e["value"] for e in row["control_events"]}) > 1  # strengths are noise, not a class code
+
+
+def test_a_distractor_caption_changes_nothing_else_and_carries_no_factor(task, tmp_path):
+    spec, rows = task
+    with_caption = [json.loads(line) for line in make_task(tmp_path, replace(spec, distractor=True)).read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "caption"} for r in with_caption] == rows
+    assert all("caption" not in r for r in rows)
+    captions, words = {}, {}
+    for row in with_caption:
+        captions.setdefault(row["meta"]["image_class"], set()).add(row["caption"])
+        words.setdefault(row["meta"]["rhythm_class"], set()).update(row["caption"].split())
+    assert all(len(c) > 5 for c in captions.values())  # varies within a class ...
+    assert all(w == set(DISTRACTOR_WORDS) for w in words.values())  # ... and every word comes with every rhythm
+
+
+def test_proof_feeds_the_distractor_as_style_text_and_drops_it_like_the_others(tmp_path):
+    from bark_omni_train.examples import row_modalities
+    from bark_omni_train.manifest import Row
+    from bark_omni_train.proof import proof_config
+
+    config = proof_config(tmp_path / "m.jsonl", tmp_path / "out", tmp_path / "model", 0, "gated", 10, distractor=True)
+    assert config.modalities == ["image", "control_events", "style_text"]
+    assert config.dropout["style_text"] == config.dropout["image"] > 0
+    assert proof_config(tmp_path / "m.jsonl", tmp_path / "out", tmp_path / "model", 0, "gated", 10).modalities == [
+        "image", "control_events"]
+    row = lambda **kw: Row(line=1, id="r", split="train", domain="d", **kw)  # noqa: E731
+    assert row_modalities(row(caption="soft red", semantic=[1, 2]), ["style_text"]) == ("style_text",)
+    assert row_modalities(row(caption="soft red", text="hello"), ["style_text"]) == ("style_text",)
+    assert row_modalities(row(caption="what the teacher reads"), ["style_text"]) == ()  # the teacher's input
 
 
 def test_balance_term_is_zero_for_even_use_and_single_modalities():

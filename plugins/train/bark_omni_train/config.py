@@ -70,6 +70,7 @@ class TrainConfig:
     contrastive_weight: float = 0.1
     contrastive_temperature: float = 0.1
     balance_weight: float = 0.1  # the routing balance term (objective.balance_loss)
+    router_z_weight: float = 0.01  # keeps the router's logits where its gates can still move (objective.router_z_loss)
     routing: str = "gated"  # "gated" (router) or "fixed" (no router: the ablation)
     coarse_weight: float = 1.0
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains
@@ -137,6 +138,8 @@ class TrainConfig:
             raise ConfigError("token_bag_weight values must be >= 0 and history_dropout must lie in [0, 1]")
         if not 0 <= self.sampled_history <= 1:
             raise ConfigError("sampled_history must lie in [0, 1]")
+        if self.balance_weight < 0 or self.router_z_weight < 0:
+            raise ConfigError("balance_weight and router_z_weight must be >= 0")
         if self.max_semantic_tokens > 767 or self.max_coarse_tokens > 767:
             raise ConfigError("max_semantic_tokens and max_coarse_tokens must be <= 767 (Bark's 1024 context)")
 

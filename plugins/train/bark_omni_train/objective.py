@@ -10,7 +10,11 @@
   the history does not already settle;
 * a balance term on rows with two or more modalities: ``log(n) - H(shares)`` of the mean gates of the present
   modalities (0 when every present modality is used equally), so the router cannot settle on one modality
-  and starve the others (absent modalities need no term: presence masks them exactly).
+  and starve the others (absent modalities need no term: presence masks them exactly);
+* a router z-term (``router_z_loss``): the mean square of the router's logits of the present modalities. A
+  gate's overall size is also carried by the adapters' and ``out``'s weights, so nothing in the task loss holds
+  the logits in place; without it they ran to +-1000 in proof runs, where the soft bound is flat, every gate sat
+  at its floor or its ceiling whatever the inputs, and the router could no longer move (docs/fusion.md).
 
 ``FusionObjective`` wraps the trainable ``FusionModel`` as the only submodule (Bark is a plain attribute), so
 DistributedDataParallel sees exactly the weights that train.
@@ -51,6 +55,7 @@ class Outputs:
     raw_weights: torch.Tensor | None  # (B, M)
     pooled: torch.Tensor | None  # (B, M, d_ctx)
     gates: torch.Tensor | None = None  # (B, M) gates applied, averaged over injected layers and queries
+    router_logits: torch.Tensor | None = None  # (B, M) the router's context-level logits (None: no router)
 
 
 def presence(fusion: FusionModel, prepared: dict[str, list[Any]], batch_size: int, device: Any) -> torch.Tensor:
@@ -201,7 +206,8 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
     return Outputs(semantic=semantic, coarse=coarse, present=presence(fusion, prepared, B, device),
                    raw_weights=None if context is None else context.raw_weights,
                    pooled=None if context is None else context.pooled,
-                   gates=None if conditioning is None else conditioning.logged_gates())
+                   gates=None if conditioning is None else conditioning.logged_gates(),
+                   router_logits=None if context is None else context.routing.logits)
 
 
 def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) -> torch.Tensor | None:
@@ -248,14 +254,20 @@ def balance_loss(gates: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return torch.where(n >= 2, torch.log(n.clamp(min=1)) - entropy, torch.zeros_like(entropy))
 
 
-LOSS_PARTS = ("ce_semantic", "ce_coarse", "nce", "token_bag", "balance")
+def router_z_loss(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per row: the mean square of the router's logits (B, M) over the present modalities (0 with none)."""
+    squares = (logits.float() ** 2 * present).sum(1)
+    return squares / present.sum(1).clamp(min=1)
+
+
+LOSS_PARTS = ("ce_semantic", "ce_coarse", "nce", "token_bag", "balance", "router_z")
 
 
 def total_loss(parts: dict[str, Any], cfg: TrainConfig) -> Any:
     """The weighted sum of the objective's parts (tensors in the step, floats in the step's log); the token-bag
     part is already weighted per modality."""
     return (parts["ce_semantic"] + cfg.coarse_weight * parts["ce_coarse"] + cfg.contrastive_weight * parts["nce"]
-            + parts["token_bag"] + cfg.balance_weight * parts["balance"])
+            + parts["token_bag"] + cfg.balance_weight * parts["balance"] + cfg.router_z_weight * parts["router_z"])
 
 
 @dataclass
@@ -301,6 +313,8 @@ class FusionObjective(nn.Module):
                     parts["token_bag"] = parts["token_bag"] + weight * per_row.sum() / max(norm.rows, 1)
         if out.gates is not None and cfg.balance_weight > 0:
             parts["balance"] = balance_loss(out.gates, out.present).sum() / max(norm.rows, 1)
+        if out.router_logits is not None and cfg.router_z_weight > 0:
+            parts["router_z"] = router_z_loss(out.router_logits, out.present).sum() / max(norm.rows, 1)
         total = total_loss(parts, cfg)
         # Every trainable weight joins the graph (with zero gradient when unused this step: dropped modality,
         # unconditioned stage), so DDP's all-reduce sees the same parameters on every process.

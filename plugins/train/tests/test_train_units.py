@@ -112,3 +112,6 @@ def test_config_rejects_typos_and_takes_overrides(tmp_path):
     json_path.write_text(json.dumps({"manifest": "m", "modalities": ["image"], "sampled_history": -0.1}))
     with pytest.raises(ConfigError, match="sampled_history"):
         load_config(json_path).check()
+    json_path.write_text(json.dumps({"manifest": "m", "modalities": ["image"], "router_z_weight": -1.0}))
+    with pytest.raises(ConfigError, match="router_z_weight"):
+        load_config(json_path).check()

@@ -115,10 +115,10 @@ GATE_LOGIT_BOUND = 6.0
 
 
 def gate(logits: torch.Tensor) -> torch.Tensor:
-    """``sigmoid`` of the logits softly bounded to +-``GATE_LOGIT_BOUND`` (gates in 0.0025..0.9975): a gate never
-    saturates where its gradient dies. An unbounded router once drove every gate to exactly 0 whenever the
-    control events were present in a training run, and nothing could reopen them (docs/fusion.md); a priority
-    of 0 still removes a modality exactly."""
+    """``sigmoid`` of the logits softly bounded to +-``GATE_LOGIT_BOUND`` (gates in 0.0025..0.9975). An unbounded
+    router once drove every gate to exactly 0 whenever the control events were present in a training run
+    (docs/fusion.md); a priority of 0 still removes a modality exactly. The bound alone does not keep a gate
+    movable: logits far past it (+-1000 were seen) leave it flat, which training's router z-term prevents."""
     return torch.sigmoid(GATE_LOGIT_BOUND * torch.tanh(logits / GATE_LOGIT_BOUND))
 
 

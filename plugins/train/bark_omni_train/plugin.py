@@ -137,6 +137,7 @@ def task_command(
     image_style: Optional[str] = typer.Option(None, help="Override: colour, shape or texture."),
     rhythm_classes: Optional[int] = typer.Option(None, help="Override: number of rhythms (2..5)."),
     rhythm_style: Optional[str] = typer.Option(None, help="Override: steady or swing."),
+    distractor: bool = typer.Option(False, help="Give every row a caption (style_text) that carries neither factor."),
 ) -> None:
     """Write a two-factor task (the image decides what, the control events decide when) from a seed."""
     from dataclasses import asdict, replace
@@ -146,7 +147,7 @@ def task_command(
     spec = TaskSpec.from_seed(seed)
     overrides = {"image_classes": image_classes, "image_style": image_style, "rhythm_classes": rhythm_classes,
                  "rhythm_style": rhythm_style}
-    spec = replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    spec = replace(spec, distractor=distractor, **{k: v for k, v in overrides.items() if v is not None})
     _echo_json({"manifest": str(make_task(out, spec)), "spec": asdict(spec)})
 
 

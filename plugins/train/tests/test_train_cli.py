@@ -58,3 +58,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "stepz" in err and "Traceback" not in err
     code, _, err = run(["data", "prepare", tmp_path / "none.jsonl", "--model", "tiny"], capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_data_task_writes_a_two_factor_task_with_a_distractor_on_request(tmp_path, capsys):
+    code, stdout, _ = run(["data", "task", tmp_path / "t", "--seed", "7", "--image-classes", "3", "--distractor"], capsys)
+    out = json.loads(stdout)
+    assert code == 0 and out["spec"]["distractor"] is True and out["spec"]["image_classes"] == 3
+    rows = [json.loads(line) for line in (tmp_path / "t" / "manifest.jsonl").read_text().splitlines()]
+    assert {r["meta"]["image_class"] for r in rows} == {0, 1, 2} and all(r["caption"] for r in rows)

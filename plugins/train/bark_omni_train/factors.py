@@ -51,7 +51,7 @@ class TaskSpec:
     train_per_combo: int = 24
     val_per_combo: int = 6
     test_per_combo: int = 6
-    distractor: bool = False  # a caption of random words on every row (style_text), independent of the factors
+    distractor: bool = False  # a caption on every row (style_text), one of four, independent of the factors
 
     @classmethod
     def from_seed(cls, seed: int) -> TaskSpec:

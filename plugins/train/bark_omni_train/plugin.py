@@ -157,7 +157,7 @@ def proof_command(
     train_seeds: str = typer.Option("0,1", help="Training seeds of the routed fusion (the ablation trains the first)."),
     sampling_seeds: str = typer.Option("0,1,2", help="Sampling seeds of the probe's generations."),
     steps: int = typer.Option(600, help="Training steps per run (about 2.5 min each on one CPU thread at the proof's size)."),
-    distractor: bool = typer.Option(False, help="Give every row a random caption as style_text: a modality that carries nothing."),
+    distractor: bool = typer.Option(False, help="Give every row a caption (style_text) that carries neither factor."),
 ) -> None:
     """Train and probe the fusion on two-factor tasks; per-factor accuracies with 95% intervals (see docs/fusion.md)."""
     from .proof import run_proof

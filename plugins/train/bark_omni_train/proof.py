@@ -79,7 +79,8 @@ def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2
 
 def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: str, steps: int,
                  distractor: bool = False) -> Any:
-    """``distractor``: the task's rows carry a random caption, fed as ``style_text`` (dropped like the others)."""
+    """``distractor``: the task's rows carry a caption that carries nothing, fed as ``style_text`` (dropped like the
+    others)."""
     from .config import ProbeConfig, TrainConfig
 
     extra = ["style_text"] if distractor else []

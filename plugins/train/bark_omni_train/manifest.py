@@ -4,7 +4,8 @@ Fields: ``id`` (unique), ``split`` (train / val / test), ``domain`` (speech, mus
 temperature-scaled sampling), and any of ``text`` (what Bark reads), ``audio`` and ``image`` (paths, relative to
 the manifest's folder), ``control_events`` (a list of event objects), ``caption`` (a description; the teacher's
 input when there is no ``text`` and no ``semantic``, otherwise the ``style_text`` input), ``semantic``
-(semantic tokens you already have, e.g. from your own tokenizer; they replace the teacher's), ``label`` (a class name used only by evaluation probes) and ``meta`` (anything).
+(semantic tokens you already have, e.g. from your own tokenizer; they replace the teacher's), ``label`` (a class
+name used only by evaluation probes) and ``meta`` (anything).
 """
 
 from __future__ import annotations

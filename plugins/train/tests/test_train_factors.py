@@ -151,6 +151,15 @@ def test_frozen_state_cache_gives_the_same_losses(toy_host, toy_models, toy_data
     assert bool(torch.isfinite(sampled.semantic).all()) and not torch.allclose(sampled.semantic, plain)
     sampled.semantic.sum().backward()
     assert model.fusion.cross["semantic"][str(min(int(k) for k in model.fusion.cross["semantic"]))].q.weight.grad is not None
+    # the router z-term reaches the loss through the objective, and only with a weight
+    from bark_omni_train.objective import FusionObjective, Normalisers
+
+    norm = Normalisers(semantic_rows=4, coarse_rows=0, rows=4, chunks=1, world_size=1)
+    parts = FusionObjective(model, toy_models, config).eval()(prepared, [{}] * 4, batch, norm)
+    expected = router_z_loss(sampled.router_logits, sampled.present).mean()
+    assert float(parts["router_z"]) == pytest.approx(float(expected)) and float(parts["router_z"]) > 0
+    off = FusionObjective(model, toy_models, replace(config, router_z_weight=0.0)).eval()(prepared, [{}] * 4, batch, norm)
+    assert float(off["router_z"]) == 0.0
 
 
 def _sequences(rows, make):

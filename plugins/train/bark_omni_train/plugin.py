@@ -156,7 +156,7 @@ def proof_command(
     task_seeds: str = typer.Option("201,202,203", help="Comma-separated task seeds (pick ones nobody tuned on)."),
     train_seeds: str = typer.Option("0,1", help="Training seeds of the routed fusion (the ablation trains the first)."),
     sampling_seeds: str = typer.Option("0,1,2", help="Sampling seeds of the probe's generations."),
-    steps: int = typer.Option(600, help="Training steps per run (about 2.5 min each on one CPU thread at the proof's size)."),
+    steps: int = typer.Option(600, help="Training steps per run (600: about 10 min each on one CPU thread at the proof's size)."),
     distractor: bool = typer.Option(False, help="Give every row a caption (style_text) that carries neither factor."),
 ) -> None:
     """Train and probe the fusion on two-factor tasks; per-factor accuracies with 95% intervals (see docs/fusion.md)."""
@@ -165,7 +165,7 @@ def proof_command(
     ints = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
     report = run_proof(out, ints(task_seeds), ints(train_seeds), ints(sampling_seeds), steps=steps,
                        spec_overrides={"distractor": True} if distractor else None)
-    _echo_json({"proof": str(Path(out) / "proof.json"), "tasks": list(report["tasks"])})
+    _echo_json({"proof": str(Path(out) / "proof.json"), "tables": str(Path(out) / "proof.md"), "tasks": list(report["tasks"])})
 
 
 @hookimpl

@@ -192,7 +192,7 @@ def probe_run(E: np.ndarray, fit: list[tuple[np.ndarray, dict]], test: list[tupl
     if classes is None:
         del hits["image_token"]
     return {**{f"{k}_accuracy": float(np.mean(v)) for k, v in hits.items()},
-            "beat_auc": float(np.mean(aucs)) if aucs else None, "target_match": float(np.mean(matches)),
+            "beat_auc": float(np.mean(aucs)) if aucs else None, "target_match": float(np.mean(matches)) if matches else None,
             "abstained": sum(1 for s, _ in test if not len(s)), "rows": len(test)}
 
 
@@ -292,8 +292,8 @@ def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
 def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] = (0,), sampling_seeds: Sequence[int] = (0, 1, 2),
               steps: int = 600, routings: Sequence[str] = ("gated", "fixed"), spec_overrides: dict[str, Any] | None = None,
               ablation_train_seeds: int = 1, log: Any = None) -> dict[str, Any]:
-    """The whole proof; writes ``out/proof.json`` and returns it. Routings after the first (ablations) train
-    only the first ``ablation_train_seeds`` training seeds."""
+    """The whole proof; writes ``out/proof.json`` and its tables (``out/proof.md``) and returns it. Routings
+    after the first (ablations) train only the first ``ablation_train_seeds`` training seeds."""
     import torch
 
     from bark_omni.files import atomic_output
@@ -346,6 +346,8 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
         report["tasks"][str(task_seed)] = entry
         with atomic_output(out / "proof.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        with atomic_output(out / "proof.md") as tmp:
+            tmp.write_text(markdown(report) + "\n", encoding="utf-8")
     return report
 
 

@@ -276,3 +276,21 @@ def test_encoder_ceiling_separates_colour_classes_and_not_noise(tmp_path, tiny_m
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
     shuffled = encoder_ceiling(tmp_path / "adapters", tiny_models, host, manifest)
     assert shuffled < 0.6
+
+
+def test_proof_tables_show_every_condition_with_intervals(task):
+    from bark_omni_train.proof import markdown, summarise
+
+    spec, _ = task
+    run = lambda image, token: {"image_accuracy": image, "rhythm_accuracy": 0.9, "both_accuracy": image,  # noqa: E731
+                                  "image_token_accuracy": token, "beat_auc": 0.8, "target_match": None, "abstained": 0,
+                                  "rows": 8}
+    per_seed = [{"both/default": [run(0.8, 0.1), run(0.6, 0.2)], "control_only/default": [run(0.1, 0.9), run(0.2, 0.8)]}]
+    report = {"tasks": {"7": {"spec": {**spec.__dict__}, "image_encoder_ceiling": 0.7,
+                              "gated": {"train_seeds": [0], "probe": summarise(per_seed, spec)}}}}
+    lines = markdown(report).splitlines()
+    both = next(line for line in lines if line.startswith("| both | default"))
+    control = next(line for line in lines if line.startswith("| control_only | default"))
+    assert both.split(" | ")[2:] == ["0.70 ± 1.27", "0.90 ± 0.00", "0.70 ± 1.27", "0.80 ± 0.00", "0.15 ± 0.64", "2 |"]
+    assert control.split(" | ")[2] == "0.15 ± 0.64" and control.split(" | ")[6] == "0.85 ± 0.64"
+    assert "**Task 7**" in lines[0] and "0.70" in lines[0] and not any(line.startswith("| none") for line in lines)

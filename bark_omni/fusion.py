@@ -139,12 +139,17 @@ class Routing:
         """(B, T, M) gates for ``queries`` queries; ``offsets`` (B, T, M) is the layer's per-query term."""
         return self.applied(self.raw_gates(offsets), queries)
 
+    def gate_logits(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
+        """(B, T or 1, M) ``logits + offsets``, what ``gate`` reads; None without a router."""
+        if self.logits is None:
+            return None
+        return self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets
+
     def raw_gates(self, offsets: torch.Tensor | None) -> torch.Tensor | None:
         """(B, T, M) ``gate(logits + offsets)`` before presence and priority (which the conditioning folds into
         its per-token weights once per generation); None without a router (every present modality at 1)."""
-        if self.logits is None:
-            return None
-        return gate(self.logits[:, None, :] if offsets is None else self.logits[:, None, :] + offsets)
+        logits = self.gate_logits(offsets)
+        return None if logits is None else gate(logits)
 
     def applied(self, raw: torch.Tensor | None, queries: int) -> torch.Tensor:
         """The gates ``raw_gates`` gave, times presence and priority."""
@@ -154,6 +159,16 @@ class Routing:
 
     def select(self, index: torch.Tensor) -> Routing:
         return Routing(self.segments, None if self.logits is None else self.logits[index], self.scale[index])
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    """What one call of a layer logs in training: the (B, M) gates applied, averaged over its queries, and the
+    (B, M) mean square over queries of each gate's full logit (context, layer bias and query term; None without
+    a router), which training's router z-term keeps small."""
+
+    gates: torch.Tensor
+    logit_squares: torch.Tensor | None
 
 
 @dataclass(frozen=True)
@@ -220,7 +235,7 @@ class GatedCrossAttention(nn.Module):
 
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
                 bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, folded: Folded | None = None,
-                record: list[torch.Tensor] | None = None, timing: Sequence[tuple[int, int, int, torch.Tensor]] = (),
+                record: list[GateRecord] | None = None, timing: Sequence[tuple[int, int, int, torch.Tensor]] = (),
                 seen: torch.Tensor | bool | None = None) -> torch.Tensor:
         """One call on hidden states ``h`` (B, T, C) attending the context (its modality blocks per ``layout``):
 
@@ -239,8 +254,8 @@ class GatedCrossAttention(nn.Module):
           neighbours (a weight alone only scales one direction, which the decoder's final LayerNorm removes).
 
         A query that sees no token of a modality gets nothing from it (its weights are 0), and exactly ``h`` when
-        it sees none at all (the dense layer too). ``record``, when given, receives the (B, M) gates averaged over
-        queries (training)."""
+        it sees none at all (the dense layer too). ``record``, when given, receives this call's ``GateRecord``
+        (training)."""
         B, T, C = h.shape
         x = self.norm(h)
         q = self.q(x).view(B, T, self.n_head, -1).transpose(1, 2)
@@ -251,9 +266,10 @@ class GatedCrossAttention(nn.Module):
             probs = torch.softmax(scores, dim=-1)
         else:  # a softmax per modality: one modality's attention never competes with another's
             probs = torch.cat([torch.softmax(scores[..., s:e], dim=-1) for s, e in layout.spans], dim=-1)
-        gates = routing.raw_gates(self.route(x) if self.route is not None else None)  # (B, T, M) or None
+        logits = routing.gate_logits(self.route(x) if self.route is not None else None)  # (B, T, M) or None
+        gates = None if logits is None else gate(logits)
         if record is not None:
-            record.append(routing.applied(gates, T).mean(1))
+            record.append(GateRecord(routing.applied(gates, T).mean(1), None if logits is None else (logits ** 2).mean(1)))
         if gates is not None:
             weight = gates[..., layout.token_modality] if weight is None else gates[..., layout.token_modality] * weight
         if weight is not None:
@@ -647,10 +663,11 @@ class StageConditioning:
     their tanh gates folded in (``Folded``), the per-token attention bias and weights (visibility, presence x
     priority and, for timed tokens, the weight of every absolute position) and which queries see anything. A step
     then only slices and attends.
-    ``gate_log``, when a list, collects each call's (B, M) gates (training reads them for its balance term)."""
+    ``gate_log``, when a list, collects each call's ``GateRecord`` (training reads them for its balance term and
+    router z-term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
-                 routing: Routing, table: torch.Tensor | None = None, gate_log: list[torch.Tensor] | None = None,
+                 routing: Routing, table: torch.Tensor | None = None, gate_log: list[GateRecord] | None = None,
                  offsets: torch.Tensor | None = None,
                  timed: tuple[tuple[int, int, int, torch.Tensor], ...] | None = None) -> None:
         self._layers = layers
@@ -742,8 +759,17 @@ class Conditioning:
 
     def logged_gates(self) -> torch.Tensor | None:
         """(B, M) gates applied by the calls so far, averaged over layers and queries (with ``track_grad``)."""
-        logs = [g for s in self._stages.values() if s is not None for g in (s.gate_log or [])]
+        logs = self._records()
+        return torch.stack([r.gates for r in logs]).mean(0) if logs else None
+
+    def logged_logit_squares(self) -> torch.Tensor | None:
+        """(B, M) mean square of the gates' full logits over the calls so far, their layers and queries (with
+        ``track_grad``); None without a router."""
+        logs = [r.logit_squares for r in self._records() if r.logit_squares is not None]
         return torch.stack(logs).mean(0) if logs else None
+
+    def _records(self) -> list[GateRecord]:
+        return [r for s in self._stages.values() if s is not None for r in (s.gate_log or [])]
 
     def _build(self, stage: str) -> StageConditioning | None:
         mask = self.context.stage_masks[stage]

@@ -11,10 +11,12 @@
 * a balance term on rows with two or more modalities: ``log(n) - H(shares)`` of the mean gates of the present
   modalities (0 when every present modality is used equally), so the router cannot settle on one modality
   and starve the others (absent modalities need no term: presence masks them exactly);
-* a router z-term (``router_z_loss``): the mean square of the router's logits of the present modalities. A
+* a router z-term (``router_z_loss``): the mean square of the present modalities' gate logits as ``gate`` reads
+  them (the router's context logit plus each layer's bias and per-query term), over layers and queries. A
   gate's overall size is also carried by the adapters' and ``out``'s weights, so nothing in the task loss holds
   the logits in place; without it they ran to +-1000 in proof runs, where the soft bound is flat, every gate sat
-  at its floor or its ceiling whatever the inputs, and the router could no longer move (docs/fusion.md).
+  at its floor or its ceiling whatever the inputs, and the router could no longer move. A term on the context
+  logits alone left the per-query term free to do the same (docs/fusion.md).
 
 ``FusionObjective`` wraps the trainable ``FusionModel`` as the only submodule (Bark is a plain attribute), so
 DistributedDataParallel sees exactly the weights that train.
@@ -55,7 +57,7 @@ class Outputs:
     raw_weights: torch.Tensor | None  # (B, M)
     pooled: torch.Tensor | None  # (B, M, d_ctx)
     gates: torch.Tensor | None = None  # (B, M) gates applied, averaged over injected layers and queries
-    router_logits: torch.Tensor | None = None  # (B, M) the router's context-level logits (None: no router)
+    logit_squares: torch.Tensor | None = None  # (B, M) mean square of the gates' full logits (None: no router)
 
 
 def presence(fusion: FusionModel, prepared: dict[str, list[Any]], batch_size: int, device: Any) -> torch.Tensor:
@@ -207,7 +209,7 @@ def forward_losses(fusion: FusionModel, bark: BarkModels, prepared: dict[str, li
                    raw_weights=None if context is None else context.raw_weights,
                    pooled=None if context is None else context.pooled,
                    gates=None if conditioning is None else conditioning.logged_gates(),
-                   router_logits=None if context is None else context.routing.logits)
+                   logit_squares=None if conditioning is None else conditioning.logged_logit_squares())
 
 
 def info_nce(pooled: torch.Tensor, present: torch.Tensor, temperature: float) -> torch.Tensor | None:
@@ -254,10 +256,10 @@ def balance_loss(gates: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return torch.where(n >= 2, torch.log(n.clamp(min=1)) - entropy, torch.zeros_like(entropy))
 
 
-def router_z_loss(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Per row: the mean square of the router's logits (B, M) over the present modalities (0 with none)."""
-    squares = (logits.float() ** 2 * present).sum(1)
-    return squares / present.sum(1).clamp(min=1)
+def router_z_loss(squares: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Per row: the mean over the present modalities of ``squares`` (B, M), each gate logit's mean square over
+    layers and queries (0 with no modality present)."""
+    return (squares.float() * present).sum(1) / present.sum(1).clamp(min=1)
 
 
 LOSS_PARTS = ("ce_semantic", "ce_coarse", "nce", "token_bag", "balance", "router_z")
@@ -313,8 +315,8 @@ class FusionObjective(nn.Module):
                     parts["token_bag"] = parts["token_bag"] + weight * per_row.sum() / max(norm.rows, 1)
         if out.gates is not None and cfg.balance_weight > 0:
             parts["balance"] = balance_loss(out.gates, out.present).sum() / max(norm.rows, 1)
-        if out.router_logits is not None and cfg.router_z_weight > 0:
-            parts["router_z"] = router_z_loss(out.router_logits, out.present).sum() / max(norm.rows, 1)
+        if out.logit_squares is not None and cfg.router_z_weight > 0:
+            parts["router_z"] = router_z_loss(out.logit_squares, out.present).sum() / max(norm.rows, 1)
         total = total_loss(parts, cfg)
         # Every trainable weight joins the graph (with zero gradient when unused this step: dropped modality,
         # unconditioned stage), so DDP's all-reduce sees the same parameters on every process.

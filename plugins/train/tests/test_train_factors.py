@@ -88,7 +88,7 @@ def test_balance_term_is_zero_for_even_use_and_single_modalities():
 def test_router_z_term_pulls_runaway_logits_back_and_ignores_absent_modalities():
     present = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
     logits = torch.tensor([[3.0, -4.0], [2.0, 500.0], [9.0, 9.0]], requires_grad=True)
-    loss = router_z_loss(logits, present)
+    loss = router_z_loss(logits ** 2, present)
     assert loss.tolist() == pytest.approx([12.5, 4.0, 0.0])  # the absent modality's 500 counts for nothing
     loss.sum().backward()
     assert logits.grad[0, 0] > 0 > logits.grad[0, 1] and logits.grad[1, 1] == 0 == logits.grad[2].abs().sum()
@@ -156,10 +156,24 @@ def test_frozen_state_cache_gives_the_same_losses(toy_host, toy_models, toy_data
 
     norm = Normalisers(semantic_rows=4, coarse_rows=0, rows=4, chunks=1, world_size=1)
     parts = FusionObjective(model, toy_models, config).eval()(prepared, [{}] * 4, batch, norm)
-    expected = router_z_loss(sampled.router_logits, sampled.present).mean()
+    out = forward_losses(model, toy_models, prepared, [{}] * 4, batch)
+    expected = router_z_loss(out.logit_squares, out.present).mean()
     assert float(parts["router_z"]) == pytest.approx(float(expected)) and float(parts["router_z"]) > 0
     off = FusionObjective(model, toy_models, replace(config, router_z_weight=0.0)).eval()(prepared, [{}] * 4, batch, norm)
     assert float(off["router_z"]) == 0.0
+    # it covers each layer's per-query term too, which can saturate a gate while the context logits stay near 0
+    context = model.encode(prepared, [{}] * 4).routing.logits
+    assert float(expected) == pytest.approx(float(router_z_loss(context ** 2, out.present).mean()), rel=1e-5)
+    routes = [layer.route for layer in model.fusion.cross["semantic"].values()]
+    with torch.no_grad():
+        for route in routes:
+            route.weight.normal_(0, 0.5)
+    model.zero_grad()
+    out = forward_losses(model, toy_models, prepared, [{}] * 4, batch)
+    z = router_z_loss(out.logit_squares, out.present).mean()
+    assert float(z) > 4 * float(expected)
+    z.backward()
+    assert all(float(route.weight.grad.abs().sum()) > 0 for route in routes)
 
 
 def _sequences(rows, make):

@@ -70,7 +70,7 @@ class TrainConfig:
     contrastive_weight: float = 0.1
     contrastive_temperature: float = 0.1
     balance_weight: float = 0.1  # the routing balance term (objective.balance_loss)
-    router_z_weight: float = 0.01  # keeps the router's logits where its gates can still move (objective.router_z_loss)
+    router_z_weight: float = 0.01  # keeps the gates' logits where the gates can still move (objective.router_z_loss)
     routing: str = "gated"  # "gated" (router) or "fixed" (no router: the ablation)
     coarse_weight: float = 1.0
     domain_temperature: float = 1.0  # 1: proportional to domain size; larger: flatter across domains

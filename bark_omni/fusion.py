@@ -24,7 +24,7 @@ Weights are saved as safetensors plus JSON with the base model's fingerprint and
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -40,9 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .host import Host
     from .models import BarkModels
 
-FUSION_FORMAT_VERSION = 4  # 2: attention per modality, per-layer and per-query routing gates; 3: timing term, dense
-# layer; 4: the attention's width is a setting (``attn_ratio``; 3 and before: d_model)
-READABLE_FORMATS = (2, 3, 4)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
+FUSION_FORMAT_VERSION = 5  # 2: attention per modality, per-layer and per-query routing gates; 3: timing term, dense
+# layer; 4: the attention's width is a setting (``attn_ratio``; 3 and before: d_model); 5: a timed modality's start
+# token is attended at every query (``timed_start``; 4 and before: never)
+READABLE_FORMATS = (2, 3, 4, 5)  # a format-2 file loads with its timing term at zero and no dense layer (what it computed)
 WHEN_CENTRES = torch.linspace(-1.0, 1.0, 9)  # where a timed token's relative-time features peak, in half-widths
 WHEN_WIDTH = 0.125
 DENSE_RATIO = 0.5  # default width of the dense layer after each injection, times d_model
@@ -342,6 +343,10 @@ class FusionConfig:
     routing: str = "gated"  # "gated": router + per-layer, per-query gates; "fixed": every present modality at 1
     dense_ratio: float = 0.0  # width of the dense layer after each cross-attention, times d_model (0: none)
     attn_ratio: float = 1.0  # width of each cross-attention's queries, keys and values, times d_model
+    # a timed modality's start token is attended at every query (its tokens only near their times): between events
+    # a query still sees "events are present", so the fusion can shape the frames between them (False: files
+    # before format 5, where such a query got nothing from the events and ran as vanilla Bark)
+    timed_start: bool = True
 
     def attention_width(self, stage: str) -> int:
         return attention_width(self.d_models[stage], self.n_head, self.attn_ratio)
@@ -350,14 +355,15 @@ class FusionConfig:
         return {"modalities": list(self.modalities), "d_ctx": self.d_ctx, "n_head": self.n_head,
                 "layers": {k: list(v) for k, v in self.layers.items()}, "d_models": self.d_models,
                 "base_fingerprint": self.base_fingerprint, "routing": self.routing, "dense_ratio": self.dense_ratio,
-                "attn_ratio": self.attn_ratio}
+                "attn_ratio": self.attn_ratio, "timed_start": self.timed_start}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FusionConfig:
         return cls(modalities=tuple(data["modalities"]), d_ctx=int(data["d_ctx"]), n_head=int(data["n_head"]),
                    layers={k: tuple(v) for k, v in data["layers"].items()}, d_models=dict(data["d_models"]),
                    base_fingerprint=data.get("base_fingerprint", ""), routing=data.get("routing", "gated"),
-                   dense_ratio=float(data.get("dense_ratio", 0.0)), attn_ratio=float(data.get("attn_ratio", 1.0)))
+                   dense_ratio=float(data.get("dense_ratio", 0.0)), attn_ratio=float(data.get("attn_ratio", 1.0)),
+                   timed_start=bool(data.get("timed_start", False)))
 
 
 def attention_width(d_model: int, n_head: int, ratio: float = ATTN_RATIO) -> int:
@@ -522,6 +528,8 @@ class FusionModel(nn.Module):
         if version not in READABLE_FORMATS:
             raise CheckpointError(f"adapters in {directory} use fusion format {version}, this bark-omni reads formats "
                                   f"{READABLE_FORMATS[0]}-{FUSION_FORMAT_VERSION} (per-modality routing); retrain or re-initialise them")
+        if version < 5:  # before format 5 a timed modality's start token was never attended
+            config = replace(config, timed_start=False)
         if config.base_fingerprint:
             from .fingerprints import require_same_base
 
@@ -607,7 +615,7 @@ class FusionModel(nn.Module):
         for stage in STAGES:
             allowed = [torch.full_like(k, stage in self.adapters[self.config.modalities[m]].stages()) for m, _, k in pieces]
             for allow, t in zip(allowed, timelines):
-                if t is not None:  # a timed modality acts only near its tokens' times: its start token is not attended
+                if t is not None and not self.config.timed_start:  # format 4 and before: no start token when timed
                     allow[:, 0] = False
             stage_masks[stage] = mask & torch.cat(allowed, dim=1)
             if timeline is not None and stage != "semantic":  # only the semantic stage has an absolute timeline

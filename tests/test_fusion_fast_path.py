@@ -95,7 +95,7 @@ def test_fast_path_equals_plain_per_modality_attention(tiny_models):
             fast, plain = stage(layer, h, positions), reference(model, conditioning, layer, h, positions)
             torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
             assert (fast - h).abs().sum() > 0
-            # a query away from every event sees only the image: the control term is absent there, not diluted
+            # a query away from every event sees the image and the events' start token, not the events
             assert not torch.equal(fast[0, 0], fast[0, 8])
 
 

@@ -5,6 +5,7 @@ router can be switched off (the ablation), and adapters of the older format are 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -108,33 +109,54 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
 
 
-def test_the_timing_term_tells_an_events_frame_from_its_neighbours(host, tiny_models, hidden):
+def test_the_timing_term_tells_an_events_frame_from_its_neighbours(host, tiny_models, hidden, tmp_path):
     """A time weight only scales one direction (which Bark's final LayerNorm then removes); the timing term
-    makes the event's frame and the frame next to it point differently."""
+    makes the event's frame and the frame next to it point differently. Measured where the event is all a query
+    sees (format 4: no start token for a timed modality), then outside its window with the start token."""
     model = opened(FusionModel.initialise(host, tiny_models, ["control_events"], seed=4, dense_ratio=0.0,
                                           adapter_config={"control_events": {"window_s": 3 / 49.9}}))
     bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])  # frame 9.98
-    flat = delta(model, bundle, hidden)
+    flat = delta(as_format_4(model, host, tiny_models, tmp_path / "flat"), bundle, hidden)
     assert flat[0, 10].abs().sum() > 0 and _cosine(flat[0, 10], flat[0, 11]) > 0.9999  # parallel: a weight only
     with torch.no_grad():
         for layer in model.fusion.cross["semantic"].values():
             layer.when.weight.normal_(0, 1.0)
-    timed = delta(model, bundle, hidden)
+    timed = delta(as_format_4(model, host, tiny_models, tmp_path / "timed"), bundle, hidden)
     assert _cosine(timed[0, 10], timed[0, 11]) < 0.99
-    assert timed[0, 15].abs().sum() == 0  # outside the window: nothing
+    assert timed[0, 15].abs().sum() == 0  # outside the window, without a start token: nothing
+    # format 5: outside the window the event adds nothing; only the events' start token acts, as for a later event
+    timed, later = (delta(model, ModalityBundle(control_events=[control.ControlEvent(t, "beat", 1.0)]), hidden)
+                    for t in (0.2, 0.6))
+    assert timed[0, 15].abs().sum() > 0
+    torch.testing.assert_close(timed[0, 15], later[0, 15])
+    assert not torch.allclose(timed[0, 10], later[0, 10])
 
 
-def test_the_dense_layer_acts_only_where_a_modality_was_seen(host, tiny_models, hidden):
+def as_format_4(model: FusionModel, host, tiny_models, folder) -> FusionModel:
+    """``model`` saved and loaded back as a format-4 file (its timed start token never attended)."""
+    model.save_pretrained(folder)
+    meta = json.loads((folder / "adapters.json").read_text())
+    meta["format_version"] = 4
+    del meta["fusion"]["timed_start"]
+    (folder / "adapters.json").write_text(json.dumps(meta))
+    return FusionModel.from_pretrained(folder, host, tiny_models)
+
+
+def test_the_dense_layer_acts_only_where_a_modality_was_seen(host, tiny_models, hidden, tmp_path):
     model = opened(FusionModel.initialise(host, tiny_models, ["control_events"], seed=5, dense_ratio=0.5,
                                           adapter_config={"control_events": {"window_s": 2 / 49.9}}))
-    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])
-    plain = delta(model, bundle, hidden)
     with torch.no_grad():
         for layer in model.fusion.cross["semantic"].values():
             layer.dense_gate.fill_(1.0)
-    dense = delta(model, bundle, hidden)
-    assert not torch.allclose(dense[0, 10], plain[0, 10])  # the dense layer adds to what the event brought
+    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])
+    old = as_format_4(model, host, tiny_models, tmp_path)
+    assert not old.config.timed_start and model.config.timed_start
+    dense = delta(old, bundle, hidden)
+    assert dense[0, 10].abs().sum() > 0
     assert dense[0, :8].abs().sum() == 0 and dense[0, 13:].abs().sum() == 0  # frames that saw no event: exactly h
+    # format 5: every frame sees the events' start token, so the dense layer shapes the frames between events too
+    everywhere = delta(model, bundle, hidden)
+    assert (everywhere[0, :8].abs().sum(-1) > 0).all() and (everywhere[0, 13:].abs().sum(-1) > 0).all()
 
 
 def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, tiny_models, tmp_path, image, hidden):
@@ -152,7 +174,9 @@ def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, 
     loaded = FusionModel.from_pretrained(tmp_path, host, tiny_models)
     assert all(layer.dense is None and not layer.when.weight.any() and layer.q.out_features == tiny_models.text.config.n_embd
                for layer in loaded.fusion.cross["semantic"].values())
+    assert not loaded.config.timed_start
     bundle = ModalityBundle(image=image, control_events=EVENTS)
+    model.config = replace(model.config, timed_start=False)  # what format 2 computed
     torch.testing.assert_close(delta(loaded, bundle, hidden), delta(model, bundle, hidden))
 
 

@@ -3,7 +3,8 @@
 Each adapter turns its modality into context tokens of width ``d_ctx``. The fusion block
 
 1. tags them: a learned type embedding is added to every token of a modality and a learned start token
-   opens it, then the present modalities are concatenated (absent ones are left out, never zero-filled);
+   opens it, then the present modalities are concatenated (absent ones are left out, never zero-filled); a
+   timed modality's tokens are seen only near their times, its start token at every query;
 2. routes them: an MLP reads the presence mask and each modality's pooled tokens and gives each modality a
    gate logit; every injected layer adds its own bias and a term read from the current hidden state, so a
    gate is per modality, per layer and per generated token: ``sigmoid(...)`` (independent sigmoids, not a

@@ -33,8 +33,9 @@ def trained(tmp_path_factory, toy_host, toy_dataset):
 def test_present_modality_beats_ablation_and_no_modality_is_starved(trained):
     ce = trained["validation"]["ce_semantic"]
     assert ce["none"] == pytest.approx(9.2, abs=0.3)  # vanilla tiny Bark: about uniform over 10001 tokens
-    assert ce["all"] < ce["none"] - 0.5
-    assert ce["without_control_events"] < ce["without_image"] - 0.2  # the image carries most of the class
+    # in the toy data each modality tells the class: each alone is used, and both together lose nothing
+    assert ce["without_control_events"] < ce["none"] - 0.5 and ce["without_image"] < ce["none"] - 0.5
+    assert ce["all"] <= min(ce["without_control_events"], ce["without_image"]) + 0.05
     routing = trained["validation"]["routing"]
     for modality in ("image", "control_events"):  # gated per present modality; none driven to zero
         assert 0.05 < routing[modality]["with_others"] <= 1.0 and 0.05 < routing[modality]["alone"] <= 1.0

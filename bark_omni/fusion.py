@@ -707,8 +707,9 @@ class StageConditioning:
             seen = (table > 0) & mask[:, None, :]
             self._bias = _bias(seen)
             self._weight = table * seen * volume[:, None, :]
-        # whether each query sees any token at a nonzero weight (the dense layer acts only there)
-        self._seen = True if self._weight is None else (self._weight > 0).any(-1, keepdim=True)
+        # whether each query sees any token at a nonzero weight (the dense layer acts only there); True: all do
+        seen = True if self._weight is None else (self._weight > 0).any(-1, keepdim=True)
+        self._seen = True if seen is True or bool(seen.all()) else seen
 
     def __call__(self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """``positions`` (1, T): the consecutive absolute positions of ``hidden``'s rows (what the loop passes)."""
@@ -724,7 +725,7 @@ class StageConditioning:
                 raise ValueError("timed conditioning (control events) needs the absolute positions of the hidden rows")
             first = int(positions[0, 0])
             rows = slice(first, first + hidden.shape[1])
-            bias, weight, seen = bias[:, rows], weight[:, rows], seen[:, rows]
+            bias, weight, seen = bias[:, rows], weight[:, rows], seen if seen is True else seen[:, rows]
             timing = tuple((m, s, e, features[:, rows]) for m, s, e, features in self._timed)
         cross = self._layers[str(layer)]
         return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._folded[layer], self.gate_log,

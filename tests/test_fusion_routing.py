@@ -145,18 +145,20 @@ def as_format_4(model: FusionModel, host, tiny_models, folder) -> FusionModel:
 def test_the_dense_layer_acts_only_where_a_modality_was_seen(host, tiny_models, hidden, tmp_path):
     model = opened(FusionModel.initialise(host, tiny_models, ["control_events"], seed=5, dense_ratio=0.5,
                                           adapter_config={"control_events": {"window_s": 2 / 49.9}}))
+    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])
+    closed = delta(model, bundle, hidden)
+    closed_old = delta(as_format_4(model, host, tiny_models, tmp_path / "a"), bundle, hidden)
     with torch.no_grad():
         for layer in model.fusion.cross["semantic"].values():
             layer.dense_gate.fill_(1.0)
-    bundle = ModalityBundle(control_events=[control.ControlEvent(0.2, "beat", 1.0)])
-    old = as_format_4(model, host, tiny_models, tmp_path)
+    old = as_format_4(model, host, tiny_models, tmp_path / "b")
     assert not old.config.timed_start and model.config.timed_start
     dense = delta(old, bundle, hidden)
-    assert dense[0, 10].abs().sum() > 0
+    assert not torch.allclose(dense[0, 10], closed_old[0, 10])  # the dense layer adds to what the event brought
     assert dense[0, :8].abs().sum() == 0 and dense[0, 13:].abs().sum() == 0  # frames that saw no event: exactly h
     # format 5: every frame sees the events' start token, so the dense layer shapes the frames between events too
-    everywhere = delta(model, bundle, hidden)
-    assert (everywhere[0, :8].abs().sum(-1) > 0).all() and (everywhere[0, 13:].abs().sum(-1) > 0).all()
+    added = (delta(model, bundle, hidden) - closed)[0].abs().sum(-1)
+    assert (added[:8] > 0).all() and (added[13:] > 0).all()
 
 
 def test_adapters_of_format_2_load_with_no_timing_term_and_no_dense_layer(host, tiny_models, tmp_path, image, hidden):

@@ -88,7 +88,8 @@ def test_an_event_acts_near_its_time_only(make_host, tiny_models):
     tokens = gen.encode_text(tiny_models.tokenizer, "on the beat")
     run = lambda c: gen.generate_semantic(tiny_models.text, tokens, allow_early_stop=False, max_gen_duration_s=0.8,  # noqa: E731
                                           generator=torch.Generator().manual_seed(3), conditioning=c)
-    at = lambda t: model.conditioning([ModalityBundle(control_events=[ControlEvent(t, "sfx", "laughs")])]).for_stage("semantic")  # noqa: E731
+    at = lambda t: model.conditioning(  # noqa: E731
+        [ModalityBundle(control_events=[ControlEvent(t, "sfx", "laughs")])]).for_stage("semantic")
     vanilla, early, late = run(None), run(at(0.4)), run(at(0.8))
     assert (vanilla != early).any(), "an open gate must change something"
     changed = np.flatnonzero(early[: len(late)] != late[: len(early)])

@@ -67,7 +67,8 @@ class Adapter(nn.Module):
       and a boolean mask ``(B, N)`` of real tokens (rows may differ in length; pad and mask).
     * ``timeline(prepared)`` (optional) places tokens on Bark's semantic timeline: ``(B, N, 2)`` of (centre
       frame, half-width in frames) at 49.9 Hz; a token then acts only on frames within its half-width, most
-      strongly at its centre. ``None`` (the default) means every token acts everywhere.
+      strongly at its centre, while the modality's start token acts on every frame (format 5). ``None`` (the
+      default) means every token acts everywhere.
     * ``bind(host)`` (optional) is called once the adapter is built through a host, to read its registries.
     * ``stages()``: which Bark stages the modality conditions (``config["stages"]``, default semantic only).
 

@@ -4,6 +4,9 @@ Real weights are never downloaded here (tests and generation run offline): ``enc
 ``pretrained="laion2b_s34b_b79k"`` loads them only if a previous online run left them in the Hugging Face cache,
 and otherwise says how to fetch them. ``encoder="tiny"`` builds a 2-layer, 64-wide CLIP vision tower with
 open_clip's own classes from a fixed seed: it means nothing, but runs everywhere in milliseconds.
+``pretrained`` may also be a local weight file (``.safetensors``, or a ``.bin``/``.pt`` state dict read safely)
+for the architecture ``encoder`` names, the tiny one included: a fine-tuned CLIP, or the proof's pretrained tiny
+CLIP (``bark_omni_train.encoder_pretraining``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ TINY_CLIP = {
     "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1},
 }
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+LOCAL_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 @dataclass
@@ -64,26 +68,47 @@ def build_clip(name: str, pretrained: str | None) -> tuple[Any, dict[str, Any]]:
     import open_clip
     import torch
 
+    local = local_weights(pretrained)
     if name == TINY:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(TINY_SEED)
             model = open_clip.CLIP(**TINY_CLIP)
-        preprocess = {}
+        preprocess: dict[str, Any] = {}
     else:
         if open_clip.get_model_config(name) is None:
             raise InvalidInputError(f"unknown open_clip model {name!r}; see open_clip.list_models()")
         if not pretrained:
             raise InvalidInputError(f"image adapter: name the weights of {name!r} with config pretrained=...")
-        path = cached_checkpoint(name, pretrained)
-        if path is None:
-            raise ModelNotFoundError(
-                f"no local weights for open_clip {name} ({pretrained}); fetch them once online with "
-                f"python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\""
-            )
         model = open_clip.create_model(name)
-        model.load_state_dict(_read_state_dict(path))
-        preprocess = open_clip.get_pretrained_cfg(name, pretrained)
+        preprocess = {} if local else open_clip.get_pretrained_cfg(name, pretrained)
+    path = local or (None if name == TINY else cached_checkpoint(name, pretrained))
+    if path is None and name != TINY:
+        raise ModelNotFoundError(
+            f"no local weights for open_clip {name} ({pretrained}); fetch them once online with "
+            f"python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\""
+        )
+    if path is not None:
+        _load_weights(model, path, name)
     return model.eval().requires_grad_(False), preprocess
+
+
+def local_weights(pretrained: str | None) -> Path | None:
+    """``pretrained`` as a local weight file (None when it is an open_clip tag, or empty); a path that names no
+    file is an error, not a tag."""
+    if not pretrained or not str(pretrained).endswith(LOCAL_SUFFIXES):
+        return None
+    path = Path(pretrained).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(f"image encoder weights {path} not found; pass an existing file or an open_clip tag")
+    return path
+
+
+def _load_weights(model: Any, path: Path, name: str) -> None:
+    try:
+        model.load_state_dict(_read_state_dict(path))
+    except RuntimeError as exc:  # missing or unexpected keys, wrong shapes
+        first = str(exc).splitlines()[0][:80]
+        raise InvalidInputError(f"{path.name} does not fit open_clip {name!r} ({first}); pass weights of that model") from None
 
 
 def vision_encoder(model: Any, preprocess: dict[str, Any], device: str) -> VisionEncoder:

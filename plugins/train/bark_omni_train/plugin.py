@@ -158,13 +158,18 @@ def proof_command(
     sampling_seeds: str = typer.Option("0,1,2", help="Sampling seeds of the probe's generations."),
     steps: int = typer.Option(600, help="Training steps per run (600: about 10 min each on one CPU thread at the proof's size)."),
     distractor: bool = typer.Option(False, help="Give every row a caption (style_text) that carries neither factor."),
+    image_encoder: str = typer.Option("pretrained", help="The tiny CLIP: 'pretrained' on a corpus of its own (about a "
+                                      "minute, once), or 'random' (its seeded weights)."),
 ) -> None:
     """Train and probe the fusion on two-factor tasks; per-factor accuracies with 95% intervals (see docs/fusion.md)."""
-    from .proof import run_proof
+    from .errors import ConfigError
+    from .proof import IMAGE_ENCODERS, run_proof
 
+    if image_encoder not in IMAGE_ENCODERS:
+        raise ConfigError(f"--image-encoder is one of {', '.join(IMAGE_ENCODERS)}, got {image_encoder!r}")
     ints = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
     report = run_proof(out, ints(task_seeds), ints(train_seeds), ints(sampling_seeds), steps=steps,
-                       spec_overrides={"distractor": True} if distractor else None)
+                       spec_overrides={"distractor": True} if distractor else None, image_encoder=image_encoder)
     _echo_json({"proof": str(Path(out) / "proof.json"), "tables": str(Path(out) / "proof.md"), "tasks": list(report["tasks"])})
 
 

@@ -49,6 +49,7 @@ SECONDARY_SEEDS = 1  # top-k (the secondary setting) is probed with the first sa
 LAGS = 24
 METRICS = ("image_accuracy", "rhythm_accuracy", "both_accuracy", "image_token_accuracy", "beat_auc", "target_match")
 PROOF_WIDTH = 256
+IMAGE_ENCODERS = ("pretrained", "random")  # the tiny CLIP pretrained on a corpus of its own, or its random weights
 
 
 def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2, seed: int = 1234) -> Path:
@@ -78,16 +79,17 @@ def write_proof_model(directory: Path, width: int = PROOF_WIDTH, n_head: int = 2
 
 
 def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: str, steps: int,
-                 distractor: bool = False) -> Any:
+                 distractor: bool = False, image_weights: Path | None = None) -> Any:
     """``distractor``: the task's rows carry a caption that carries nothing, fed as ``style_text`` (dropped like the
-    others)."""
+    others). ``image_weights``: the tiny CLIP's weight file (``pretrain_tiny_clip``); None: its random weights."""
     from .config import ProbeConfig, TrainConfig
 
     extra = ["style_text"] if distractor else []
     return TrainConfig(
         manifest=str(manifest), output=str(output), model=str(model), device="cpu",
         modalities=["image", "control_events", *extra],
-        adapter_config={"image": {"encoder": "tiny", "pretrained": None}, "control_events": {"window_s": 1.5 / FRAME_HZ}},
+        adapter_config={"image": {"encoder": "tiny", "pretrained": str(image_weights) if image_weights else None},
+                        "control_events": {"window_s": 1.5 / FRAME_HZ}},
         seed=seed, steps=steps, batch_size=16, micro_batch_size=16, lr=1e-2, weight_decay=0.0, warmup_steps=20,
         semantic_eos=False, contrastive_weight=0.0,  # the factors are independent: nothing to align
         balance_weight=0.1, routing=routing, dropout={m: 0.3 for m in ("image", "control_events", *extra)},
@@ -291,25 +293,32 @@ def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
 
 def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] = (0,), sampling_seeds: Sequence[int] = (0, 1, 2),
               steps: int = 600, routings: Sequence[str] = ("gated", "fixed"), spec_overrides: dict[str, Any] | None = None,
-              ablation_train_seeds: int = 1, log: Any = None) -> dict[str, Any]:
+              ablation_train_seeds: int = 1, image_encoder: str = "pretrained", log: Any = None) -> dict[str, Any]:
     """The whole proof; writes ``out/proof.json`` and its tables (``out/proof.md``) and returns it. Routings
-    after the first (ablations) train only the first ``ablation_train_seeds`` training seeds."""
+    after the first (ablations) train only the first ``ablation_train_seeds`` training seeds. ``image_encoder``:
+    one of ``IMAGE_ENCODERS``; runs with the random one sit in their own folders (``*-random-clip``)."""
     import torch
 
     from bark_omni.files import atomic_output
     from bark_omni.host import Host
     from bark_omni.models import load_models
 
+    from .encoder_pretraining import PRETRAINED_CLIP, pretrain_tiny_clip
     from .trainer import ADAPTERS_DIR, train
 
+    if image_encoder not in IMAGE_ENCODERS:
+        raise ValueError(f"image_encoder is one of {', '.join(IMAGE_ENCODERS)}, got {image_encoder!r}")
     torch.set_num_threads(1)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
     host = Host(allow=["image", "control", "text"])
     model_dir = write_proof_model(out / "base")
     models = load_models(str(model_dir), host, "cpu")
+    image_weights = pretrain_tiny_clip(out / "base" / PRETRAINED_CLIP) if image_encoder == "pretrained" else None
+    suffix = "-random-clip" if image_weights is None else ""
     previous = json.loads((out / "proof.json").read_text()) if (out / "proof.json").is_file() else {}
-    report: dict[str, Any] = {"base": {"source": str(model_dir), "text_width": PROOF_WIDTH}, "steps": steps,
+    report: dict[str, Any] = {"base": {"source": str(model_dir), "text_width": PROOF_WIDTH, "image_encoder": image_encoder},
+                              "steps": steps,
                               "sampling_seeds": list(sampling_seeds), "tasks": previous.get("tasks", {})}
     for task_seed in task_seeds:
         spec = TaskSpec.from_seed(task_seed)
@@ -323,10 +332,10 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
             per_seed, validation = [], []
             seeds = train_seeds if routing == routings[0] else train_seeds[:ablation_train_seeds]
             for seed in seeds:
-                run_dir = task_dir / f"{routing}-seed{seed}"
+                run_dir = task_dir / f"{routing}-seed{seed}{suffix}"
                 t0 = time.perf_counter()
                 if not (run_dir / ADAPTERS_DIR / "adapters.json").is_file():
-                    config = proof_config(manifest, run_dir, model_dir, seed, routing, steps, spec.distractor)
+                    config = proof_config(manifest, run_dir, model_dir, seed, routing, steps, spec.distractor, image_weights)
                     result = train(config, host=host)
                     validation.append(result.get("validation"))
                 log(f"task {task_seed} {routing} seed {seed}: trained in {time.perf_counter() - t0:.0f}s")
@@ -341,7 +350,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
                 log(f"task {task_seed} {routing} seed {seed}: probed in {time.perf_counter() - t0:.0f}s")
             entry[routing] = {"train_seeds": list(seeds), "probe": summarise(per_seed, spec), "validation": validation}
             if "image_encoder_ceiling" not in entry:
-                entry["image_encoder_ceiling"] = encoder_ceiling(task_dir / f"{routing}-seed{seeds[0]}" / ADAPTERS_DIR,
+                entry["image_encoder_ceiling"] = encoder_ceiling(task_dir / f"{routing}-seed{seeds[0]}{suffix}" / ADAPTERS_DIR,
                                                                  models, host, manifest)
         report["tasks"][str(task_seed)] = entry
         with atomic_output(out / "proof.json") as tmp:
@@ -353,7 +362,8 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
 
 def markdown(report: dict[str, Any]) -> str:
     """The proof's tables: per task and routing, each condition and sampling, mean +- 95% half-width."""
-    lines = []
+    encoder = report["base"].get("image_encoder", "random")
+    lines = [f"Image encoder: the tiny CLIP, {'pretrained on a corpus of its own' if encoder == 'pretrained' else 'random weights'}.", ""]
     fmt = lambda m: f"{m['mean']:.2f} ± {m['ci95']:.2f}" if m["runs"] > 1 else f"{m['mean']:.2f}"  # noqa: E731
     for seed, entry in report["tasks"].items():
         spec = entry["spec"]

@@ -110,6 +110,30 @@ def test_real_clip_weights_missing_from_the_cache_is_a_clear_error(tiny_models, 
         ImageAdapter(tiny_models, 16, {"encoder": "NoSuchNet"})
 
 
+def test_a_local_weight_file_is_loaded_into_the_named_architecture(tiny_models, tmp_path):
+    """``pretrained`` as a file: its weights (not the seeded ones) are what the adapter encodes with; a file that
+    is missing, or made for another architecture, is a one-line error before anything runs."""
+    from safetensors.torch import save_file
+
+    from bark_omni_image.encoder import build_clip
+
+    model, _ = build_clip(TINY, None)
+    state = {k: v.clone().contiguous() for k, v in model.state_dict().items()}
+    state["visual.conv1.weight"] = torch.randn_like(state["visual.conv1.weight"])
+    path = tmp_path / "clip.safetensors"
+    save_file(state, str(path))
+    loaded = ImageAdapter(tiny_models, 16, {"encoder": TINY, "pretrained": str(path)})
+    seeded = ImageAdapter(tiny_models, 16, {"encoder": TINY})
+    assert torch.equal(loaded.frozen_modules()["visual"].conv1.weight, state["visual.conv1.weight"])
+    assert not torch.allclose(loaded.prepare(gradient()), seeded.prepare(gradient()))
+    with pytest.raises(ModelNotFoundError, match="not found; pass an existing file"):
+        ImageAdapter(tiny_models, 16, {"encoder": TINY, "pretrained": str(tmp_path / "nothing.safetensors")})
+    save_file({"visual.conv1.weight": state["visual.conv1.weight"]}, str(tmp_path / "part.safetensors"))
+    with pytest.raises(InvalidInputError, match="does not fit open_clip 'tiny'") as caught:
+        ImageAdapter(tiny_models, 16, {"encoder": TINY, "pretrained": str(tmp_path / "part.safetensors")})
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 220
+
+
 def test_features_are_standardised_with_running_statistics_learnt_in_training():
     """The shared component of a frozen encoder's features (same for every image) is removed; single-image
     batches work; the statistics are buffers saved with the adapter, not trained weights."""

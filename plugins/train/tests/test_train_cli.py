@@ -58,6 +58,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "stepz" in err and "Traceback" not in err
     code, _, err = run(["data", "prepare", tmp_path / "none.jsonl", "--model", "tiny"], capsys)
     assert code == 2 and "does not exist" in err
+    code, _, err = run(["proof", tmp_path / "proof", "--image-encoder", "clip"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--image-encoder is one of pretrained, random" in err
+    assert not (tmp_path / "proof").exists()  # refused before anything was written
 
 
 def test_data_task_writes_a_two_factor_task_with_a_distractor_on_request(tmp_path, capsys):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .factors import PALETTE, SHAPES, draw_shape, draw_texture
+from .factors import PALETTE, SHAPES, TaskSpec, draw_image, draw_shape, draw_texture, plan_task
 
 PRETRAINED_CLIP = "tiny_clip_pretrained.safetensors"  # its file name in a proof's base folder
 SHAPE_SHARE = 0.6  # the rest are textures
@@ -104,3 +104,26 @@ def pretrain_tiny_clip(path: Path, config: PretrainingConfig = PretrainingConfig
     with atomic_output(record) as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def linear_probe_accuracy(weights: str | Path | None, spec: TaskSpec, per_class: int = 40, seed: int = 11) -> float:
+    """How well the tiny CLIP (``weights``: a file; None: its random weights) separates ``spec``'s image classes:
+    a logistic regression on pooled features of ``per_class`` fresh images per class, scored on as many others."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from bark_omni_image.encoder import TINY, build_encoder
+
+    encoder = build_encoder(TINY, str(weights) if weights else None, "cpu")
+    encoder.visual.output_tokens = False
+    plan, rng = plan_task(spec), np.random.default_rng([spec.seed, seed])
+
+    def features() -> tuple[np.ndarray, list[int]]:
+        labels = [c for c in range(spec.image_classes) for _ in range(per_class)]
+        pixels = torch.stack([encoder.transform(draw_image(spec, plan, c, rng)) for c in labels])
+        with torch.no_grad():
+            return encoder.visual(pixels).numpy(), labels
+
+    x, y = features()
+    x_test, y_test = features()
+    return float(np.mean(LogisticRegression(max_iter=3000).fit(x, y).predict(x_test) == np.asarray(y_test)))

@@ -11,31 +11,12 @@ import torch
 
 pytest.importorskip("bark_omni_image", reason="bark-omni-image is not installed (requirements/local.txt installs it)")
 
-from bark_omni_image.encoder import TINY, build_encoder  # noqa: E402
+from bark_omni_image.encoder import TINY  # noqa: E402
 
-from bark_omni_train.encoder_pretraining import PretrainingConfig, corpus, pretrain_tiny_clip  # noqa: E402
-from bark_omni_train.factors import SHAPES, TaskSpec, draw_image, plan_task  # noqa: E402
+from bark_omni_train.encoder_pretraining import PretrainingConfig, corpus, linear_probe_accuracy, pretrain_tiny_clip  # noqa: E402
+from bark_omni_train.factors import SHAPES, TaskSpec  # noqa: E402
 
 SMALL = PretrainingConfig(images=3000, steps=800)  # about 30 s on one thread; the proof's default trains 1500 steps
-
-
-def shape_probe_accuracy(weights: str | None, spec: TaskSpec) -> float:
-    """A linear probe on the encoder's pooled features: fitted on 40 images per class, scored on 40 others."""
-    from sklearn.linear_model import LogisticRegression
-
-    encoder = build_encoder(TINY, weights, "cpu")
-    encoder.visual.output_tokens = False
-    plan, rng = plan_task(spec), np.random.default_rng(11)
-
-    def features() -> tuple[np.ndarray, list[int]]:
-        labels = [c for c in range(spec.image_classes) for _ in range(40)]
-        pixels = torch.stack([encoder.transform(draw_image(spec, plan, c, rng)) for c in labels])
-        with torch.no_grad():
-            return encoder.visual(pixels).numpy(), labels
-
-    x, y = features()
-    x_test, y_test = features()
-    return float(np.mean(LogisticRegression(max_iter=3000).fit(x, y).predict(x_test) == np.asarray(y_test)))
 
 
 def test_the_pretrained_encoder_tells_shapes_apart_where_the_random_one_does_not(tmp_path):
@@ -44,7 +25,7 @@ def test_the_pretrained_encoder_tells_shapes_apart_where_the_random_one_does_not
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["config"]["steps"] == 800 and record["final_loss"] < record["first_loss"] / 3
     spec = TaskSpec(seed=5, image_classes=4, image_style="shape")  # shape only: colours are noise
-    random, pretrained = shape_probe_accuracy(None, spec), shape_probe_accuracy(str(path), spec)
+    random, pretrained = linear_probe_accuracy(None, spec), linear_probe_accuracy(path, spec)
     assert random < 0.45  # chance 0.25
     assert pretrained > random + 0.2
 

@@ -68,7 +68,7 @@ def build_clip(name: str, pretrained: str | None) -> tuple[Any, dict[str, Any]]:
     import open_clip
     import torch
 
-    local = local_weights(pretrained)
+    path = local_weights(pretrained)
     if name == TINY:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(TINY_SEED)
@@ -80,13 +80,13 @@ def build_clip(name: str, pretrained: str | None) -> tuple[Any, dict[str, Any]]:
         if not pretrained:
             raise InvalidInputError(f"image adapter: name the weights of {name!r} with config pretrained=...")
         model = open_clip.create_model(name)
-        preprocess = {} if local else open_clip.get_pretrained_cfg(name, pretrained)
-    path = local or (None if name == TINY else cached_checkpoint(name, pretrained))
-    if path is None and name != TINY:
-        raise ModelNotFoundError(
-            f"no local weights for open_clip {name} ({pretrained}); fetch them once online with "
-            f"python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\""
-        )
+        preprocess = {} if path else open_clip.get_pretrained_cfg(name, pretrained)
+        path = path or cached_checkpoint(name, pretrained)
+        if path is None:
+            raise ModelNotFoundError(
+                f"no local weights for open_clip {name} ({pretrained}); fetch them once online with "
+                f"python -c \"import open_clip; open_clip.create_model('{name}', pretrained='{pretrained}')\""
+            )
     if path is not None:
         _load_weights(model, path, name)
     return model.eval().requires_grad_(False), preprocess

@@ -362,8 +362,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
 
 def markdown(report: dict[str, Any]) -> str:
     """The proof's tables: per task and routing, each condition and sampling, mean +- 95% half-width."""
-    encoder = report["base"].get("image_encoder", "random")
-    lines = [f"Image encoder: the tiny CLIP, {'pretrained on a corpus of its own' if encoder == 'pretrained' else 'random weights'}.", ""]
+    lines = []
     fmt = lambda m: f"{m['mean']:.2f} ± {m['ci95']:.2f}" if m["runs"] > 1 else f"{m['mean']:.2f}"  # noqa: E731
     for seed, entry in report["tasks"].items():
         spec = entry["spec"]
@@ -388,4 +387,6 @@ def markdown(report: dict[str, Any]) -> str:
                              f"{fmt(row['both_accuracy'])} | {fmt(row['beat_auc'])} | "
                              f"{fmt(row['image_token_accuracy']) if 'image_token_accuracy' in row else '-'} | {row['image_accuracy']['runs']} |")
             lines.append("")
+    encoder = report.get("base", {}).get("image_encoder", "random")  # reports from before the choice: random
+    lines.append(f"Image encoder: the tiny CLIP, {'pretrained on a corpus of its own' if encoder == 'pretrained' else 'random weights'}.")
     return "\n".join(lines)

@@ -327,7 +327,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
         task_dir = out / f"task-{task_seed}"
         manifest = make_task(task_dir / "data", spec)
         prepare(manifest, models)
-        entry: dict[str, Any] = {"spec": asdict(spec)}
+        entry: dict[str, Any] = {"spec": asdict(spec), "image_encoder": image_encoder}
         for routing in routings:
             per_seed, validation = [], []
             seeds = train_seeds if routing == routings[0] else train_seeds[:ablation_train_seeds]
@@ -369,7 +369,8 @@ def markdown(report: dict[str, Any]) -> str:
         ceiling = entry.get("image_encoder_ceiling")
         lines += [f"**Task {seed}**: {spec['image_classes']} image classes ({spec['image_style']}), "
                   f"{spec['rhythm_classes']} rhythms ({spec['rhythm_style']})"
-                  + (f"; linear probe on the frozen image encoder's features: {ceiling:.2f}" if ceiling is not None else ""), ""]
+                  + f"; image encoder: the tiny CLIP, {entry.get('image_encoder', 'random')}"  # older reports: random
+                  + (f"; linear probe on its features: {ceiling:.2f}" if ceiling is not None else ""), ""]
         for routing in ("gated", "fixed"):
             if routing not in entry:
                 continue
@@ -387,6 +388,4 @@ def markdown(report: dict[str, Any]) -> str:
                              f"{fmt(row['both_accuracy'])} | {fmt(row['beat_auc'])} | "
                              f"{fmt(row['image_token_accuracy']) if 'image_token_accuracy' in row else '-'} | {row['image_accuracy']['runs']} |")
             lines.append("")
-    encoder = report.get("base", {}).get("image_encoder", "random")  # reports from before the choice: random
-    lines.append(f"Image encoder: the tiny CLIP, {'pretrained on a corpus of its own' if encoder == 'pretrained' else 'random weights'}.")
     return "\n".join(lines)

@@ -108,11 +108,13 @@ def pretrain_tiny_clip(path: Path, config: PretrainingConfig = PretrainingConfig
 
 def linear_probe_accuracy(weights: str | Path | None, spec: TaskSpec, per_class: int = 40, seed: int = 11) -> float:
     """How well the tiny CLIP (``weights``: a file; None: its random weights) separates ``spec``'s image classes:
-    a logistic regression on pooled features of ``per_class`` fresh images per class, scored on as many others."""
+    the proof's linear classifier on pooled features of ``per_class`` fresh images per class, scored on as many
+    others."""
     import torch
-    from sklearn.linear_model import LogisticRegression
 
     from bark_omni_image.encoder import TINY, build_encoder
+
+    from .proof import _classifier
 
     encoder = build_encoder(TINY, str(weights) if weights else None, "cpu")
     encoder.visual.output_tokens = False
@@ -126,4 +128,4 @@ def linear_probe_accuracy(weights: str | Path | None, spec: TaskSpec, per_class:
 
     x, y = features()
     x_test, y_test = features()
-    return float(np.mean(LogisticRegression(max_iter=3000).fit(x, y).predict(x_test) == np.asarray(y_test)))
+    return float(np.mean(_classifier().fit(x, y).predict(x_test) == np.asarray(y_test)))

@@ -304,10 +304,11 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
     from bark_omni.models import load_models
 
     from .encoder_pretraining import PRETRAINED_CLIP, pretrain_tiny_clip
+    from .errors import ConfigError
     from .trainer import ADAPTERS_DIR, train
 
-    if image_encoder not in IMAGE_ENCODERS:
-        raise ValueError(f"image_encoder is one of {', '.join(IMAGE_ENCODERS)}, got {image_encoder!r}")
+    if image_encoder not in IMAGE_ENCODERS:  # before anything is written
+        raise ConfigError(f"--image-encoder is one of {', '.join(IMAGE_ENCODERS)}, got {image_encoder!r}")
     torch.set_num_threads(1)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
@@ -315,7 +316,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
     model_dir = write_proof_model(out / "base")
     models = load_models(str(model_dir), host, "cpu")
     image_weights = pretrain_tiny_clip(out / "base" / PRETRAINED_CLIP) if image_encoder == "pretrained" else None
-    suffix = "-random-clip" if image_weights is None else ""
+    run_name = lambda routing, seed: f"{routing}-seed{seed}{'-random-clip' if image_weights is None else ''}"  # noqa: E731
     previous = json.loads((out / "proof.json").read_text()) if (out / "proof.json").is_file() else {}
     report: dict[str, Any] = {"base": {"source": str(model_dir), "text_width": PROOF_WIDTH, "image_encoder": image_encoder},
                               "steps": steps,
@@ -332,7 +333,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
             per_seed, validation = [], []
             seeds = train_seeds if routing == routings[0] else train_seeds[:ablation_train_seeds]
             for seed in seeds:
-                run_dir = task_dir / f"{routing}-seed{seed}{suffix}"
+                run_dir = task_dir / run_name(routing, seed)
                 t0 = time.perf_counter()
                 if not (run_dir / ADAPTERS_DIR / "adapters.json").is_file():
                     config = proof_config(manifest, run_dir, model_dir, seed, routing, steps, spec.distractor, image_weights)
@@ -350,7 +351,7 @@ def run_proof(out: Path, task_seeds: Sequence[int], train_seeds: Sequence[int] =
                 log(f"task {task_seed} {routing} seed {seed}: probed in {time.perf_counter() - t0:.0f}s")
             entry[routing] = {"train_seeds": list(seeds), "probe": summarise(per_seed, spec), "validation": validation}
             if "image_encoder_ceiling" not in entry:
-                entry["image_encoder_ceiling"] = encoder_ceiling(task_dir / f"{routing}-seed{seeds[0]}{suffix}" / ADAPTERS_DIR,
+                entry["image_encoder_ceiling"] = encoder_ceiling(task_dir / run_name(routing, seeds[0]) / ADAPTERS_DIR,
                                                                  models, host, manifest)
         report["tasks"][str(task_seed)] = entry
         with atomic_output(out / "proof.json") as tmp:

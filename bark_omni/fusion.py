@@ -24,6 +24,7 @@ Weights are saved as safetensors plus JSON with the base model's fingerprint and
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,8 +62,9 @@ class Adapter(nn.Module):
     The interface (stable; trainers and third parties build on it):
 
     * ``prepare(value)`` validates and normalises one raw input (a path, an array, events...) and runs any frozen
-      encoder; it is called under ``torch.no_grad`` and raises ``InvalidInputError`` (one line saying what to
-      do) on anything unusable. Its result must be reusable: training caches it.
+      encoder (through ``run_frozen``, which applies ``config["encoder_precision"]``); it is called under
+      ``torch.no_grad`` and raises ``InvalidInputError`` (one line saying what to do) on anything unusable. Its
+      result must be reusable: training caches it.
     * ``forward(prepared)`` maps a batch (a sequence of ``prepare`` results) to context tokens ``(B, N, d_ctx)``
       and a boolean mask ``(B, N)`` of real tokens (rows may differ in length; pad and mask).
     * ``timeline(prepared)`` (optional) places tokens on Bark's semantic timeline: ``(B, N, 2)`` of (centre
@@ -86,6 +88,7 @@ class Adapter(nn.Module):
         self.d_ctx = d_ctx
         self.config = dict(config or {})
         self._frozen: dict[str, nn.Module] = {}
+        encoder_dtype(torch.device("cpu"), self.config.get("encoder_precision", "auto"))  # a bad value fails here
 
     def prepare(self, value: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
@@ -112,6 +115,35 @@ class Adapter(nn.Module):
     def frozen_modules(self) -> dict[str, nn.Module]:
         """The frozen modules this adapter uses (what the conformance checks verify stay frozen)."""
         return dict(self._frozen)
+
+    def run_frozen(self, module: nn.Module, *inputs: torch.Tensor) -> Any:
+        """``module(*inputs)`` without gradients, under ``encoder_dtype`` of ``config["encoder_precision"]``
+        (default "auto"); floating outputs (a tensor or a tuple of them) come back in float32."""
+        device = inputs[0].device
+        dtype = encoder_dtype(device, self.config.get("encoder_precision", "auto"))
+        autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        with torch.no_grad(), autocast:
+            output = module(*inputs)
+        as_float = lambda t: t.float() if torch.is_tensor(t) and t.is_floating_point() else t  # noqa: E731
+        return tuple(as_float(t) for t in output) if isinstance(output, tuple) else as_float(output)
+
+
+ENCODER_PRECISIONS = ("auto", "bfloat16", "float32")
+
+
+def encoder_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype frozen encoders run in (None: float32). ``auto`` gives bfloat16 on a CPU with bf16
+    arithmetic (AVX512-BF16 or AMX), where EnCodec's encoder takes about 0.55x and a ViT-B-32 0.6x of their
+    float32 time at a relative error of their features of ~0.5-1% (docs/fusion.md, "Cost"); float32 elsewhere
+    (other CPUs emulate bf16, and a GPU runs these encoders in milliseconds)."""
+    if precision not in ENCODER_PRECISIONS:
+        raise InvalidInputError(f"encoder_precision must be one of {', '.join(ENCODER_PRECISIONS)}; got {shorten(precision)}")
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "float32" or device.type != "cpu":
+        return None
+    native = any(bool(getattr(torch.cpu, name, lambda: False)()) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.bfloat16 if native else None
 
 
 GATE_LOGIT_BOUND = 6.0
@@ -176,12 +208,48 @@ class GateRecord:
 
 @dataclass(frozen=True)
 class Folded:
-    """A layer's output weights with their tanh gates multiplied in: ``tanh(gate) * out.weight`` and the dense
-    layer's last weight and bias times ``tanh(dense_gate)`` (None without a dense layer)."""
+    """A layer's weights as a generation runs them: ``q``; ``tanh(gate) * out.weight``; the dense layer's first
+    weight and bias, and its last ones times ``tanh(dense_gate)`` (None without a dense layer). ``to`` gives the
+    copy that decoding steps of a single query read (``step_dtype``)."""
 
+    q: torch.Tensor
     out: torch.Tensor
+    dense_in: torch.Tensor | None = None
+    dense_in_bias: torch.Tensor | None = None
     dense_weight: torch.Tensor | None = None
     dense_bias: torch.Tensor | None = None
+
+    def to(self, dtype: torch.dtype | None) -> Folded:
+        if dtype is None:
+            return self
+        return Folded(*(None if w is None else w.to(dtype) for w in (self.q, self.out, self.dense_in, self.dense_in_bias,
+                                                                     self.dense_weight, self.dense_bias)))
+
+
+def step_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The dtype that decoding steps of a single query (batch 1) read the fusion's weight matrices in (None: their
+    own). ``auto`` gives float16 on a CPU with half-precision conversions in its vector unit (AVX2 or Arm): such a
+    step waits for weight bytes, and a float16 product of one row there takes about half the float32 time
+    (docs/fusion.md, "Cost"); with more rows float32 is faster, so batches keep it. The error (~2e-4 of the
+    term) is far below what changes a sampled token."""
+    if precision not in STEP_PRECISIONS:
+        raise InvalidInputError(f"fusion step precision must be one of {', '.join(STEP_PRECISIONS)}; got {shorten(precision)}")
+    if precision == "float32" or device.type != "cpu":
+        return None
+    if precision == "float16":
+        return torch.float16
+    import platform
+
+    fast = platform.machine().lower() in ("arm64", "aarch64") or bool(getattr(torch.cpu, "_is_avx2_supported", lambda: False)())
+    return torch.float16 if fast else None
+
+
+STEP_PRECISIONS = ("auto", "float16", "float32")
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear`` in ``weight``'s dtype, the result in ``x``'s."""
+    return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
 
 
 class GatedCrossAttention(nn.Module):
@@ -228,13 +296,13 @@ class GatedCrossAttention(nn.Module):
         return self._heads(self.k(ctx)), self._heads(self.v(ctx))
 
     def folded(self) -> Folded:
-        """The output weights with their tanh gates multiplied in (what a generation computes once)."""
+        """The weights with their tanh gates multiplied in (what a generation computes once)."""
         out = torch.tanh(self.gate) * self.out.weight
         if self.dense is None:
-            return Folded(out)
-        last = self.dense[-1]
+            return Folded(self.q.weight, out)
+        first, last = self.dense[1], self.dense[-1]
         scale = torch.tanh(self.dense_gate)
-        return Folded(out, scale * last.weight, scale * last.bias)
+        return Folded(self.q.weight, out, first.weight, first.bias, scale * last.weight, scale * last.bias)
 
     def forward(self, h: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
                 bias: torch.Tensor | None = None, weight: torch.Tensor | None = None, folded: Folded | None = None,
@@ -260,8 +328,9 @@ class GatedCrossAttention(nn.Module):
         it sees none at all (the dense layer too). ``record``, when given, receives this call's ``GateRecord``
         (training)."""
         B, T, C = h.shape
+        folded = folded or self.folded()
         x = self.norm(h)
-        q = self.q(x).view(B, T, self.n_head, -1).transpose(1, 2)
+        q = _linear(x, folded.q).view(B, T, self.n_head, -1).transpose(1, 2)
         scores = q @ keys.transpose(-1, -2)  # (B, H, T, N)
         if bias is not None:
             scores = scores + bias[:, None]
@@ -280,14 +349,13 @@ class GatedCrossAttention(nn.Module):
         y = (probs @ values).transpose(1, 2).reshape(B, T, -1)
         if timing:
             y = y + self._timing(probs, timing).to(y.dtype)
-        folded = folded or self.folded()
-        h = h + F.linear(y.to(folded.out.dtype), folded.out).to(h.dtype)
+        h = h + _linear(y, folded.out).to(h.dtype)
         if self.dense is None:
             return h
         if seen is None:
             seen = (probs.sum(-1).amax(1) > 0)[..., None]  # (B, T, 1): the query received something
-        norm, first, act, _ = self.dense
-        term = F.linear(act(first(norm(h))), folded.dense_weight, folded.dense_bias)
+        norm, _, act, _ = self.dense
+        term = _linear(act(_linear(norm(h), folded.dense_in, folded.dense_in_bias)), folded.dense_weight, folded.dense_bias)
         return h + (term if seen is True else term * seen.to(h.dtype))
 
     def _timing(self, probs: torch.Tensor, timing: Sequence[tuple[int, int, int, torch.Tensor]]) -> torch.Tensor:
@@ -625,13 +693,15 @@ class FusionModel(nn.Module):
         return Context(tokens, mask, stage_masks, Routing(segments, logits, scale), raw, raw * scale, pooled, timeline)
 
     def conditioning(self, bundles: Sequence[ModalityBundle], track_grad: bool = False,
-                     encoded: EncodedInputs | None = None) -> Conditioning:
+                     encoded: EncodedInputs | None = None, step_precision: str = "auto") -> Conditioning:
         """Everything the generation loop needs for a batch, keys and values computed once. ``track_grad``
-        keeps the autograd graph (training); otherwise it runs under inference mode."""
+        keeps the autograd graph (training); otherwise it runs under inference mode. ``step_precision``: see
+        ``step_dtype``."""
+        step_dtype(torch.device("cpu"), step_precision)
         prepared = self.prepare(bundles, encoded)
         with torch.inference_mode(not track_grad):
             context = self.encode(prepared, [b.priorities for b in bundles])
-        return Conditioning(self, context, track_grad)
+        return Conditioning(self, context, track_grad, step_precision)
 
 
 SEMANTIC_PREFIX = 256
@@ -670,17 +740,19 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 class StageConditioning:
     """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
     generation: the context's keys (pre-scaled) and values per injected layer, each layer's output weights with
-    their tanh gates folded in (``Folded``), the per-token attention bias and weights (visibility, presence x
-    priority and, for timed tokens, the weight of every absolute position) and which queries see anything. A step
-    then only slices and attends.
+    their tanh gates folded in (``Folded``; a copy in ``step_dtype`` for decoding steps of one query), the per-token
+    attention bias and weights (visibility, presence x priority and, for timed tokens, the weight of every absolute
+    position) and which queries see anything. A step then only slices and attends.
     ``gate_log``, when a list, collects each call's ``GateRecord`` (training reads them for its balance term and
     router z-term)."""
 
     def __init__(self, layers: nn.ModuleDict, kv: dict[int, tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
                  routing: Routing, table: torch.Tensor | None = None, gate_log: list[GateRecord] | None = None,
                  offsets: torch.Tensor | None = None,
-                 timed: tuple[tuple[int, int, int, torch.Tensor], ...] | None = None) -> None:
+                 timed: tuple[tuple[int, int, int, torch.Tensor], ...] | None = None,
+                 step_dtype: torch.dtype | None = None) -> None:
         self._layers = layers
+        self._step_dtype = step_dtype
         # relative-time features of the timed modalities' tokens at every absolute position (B, positions, n, K);
         # ``timed`` passes them in already computed (a sub-batch of another conditioning)
         if timed is None:
@@ -698,6 +770,7 @@ class StageConditioning:
         for i, (keys, values) in kv.items():
             self._kv[i] = (keys * keys.shape[-1] ** -0.5, values)
             self._folded[i] = layers[str(i)].folded()
+        self._step = {i: folded.to(step_dtype) for i, folded in self._folded.items()}
         volume = routing.scale[:, self._layout.token_modality]  # (B, N): presence x priority of each token's modality
         self._positioned = table is not None
         if table is None:
@@ -729,8 +802,8 @@ class StageConditioning:
             bias, weight, seen = bias[:, rows], weight[:, rows], seen if seen is True else seen[:, rows]
             timing = tuple((m, s, e, features[:, rows]) for m, s, e, features in self._timed)
         cross = self._layers[str(layer)]
-        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._folded[layer], self.gate_log,
-                     timing, seen)
+        folded = (self._step if hidden.shape[0] * hidden.shape[1] == 1 else self._folded)[layer]  # one query: a GEMV
+        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, folded, self.gate_log, timing, seen)
 
     @property
     def _routing(self) -> Routing:
@@ -745,7 +818,8 @@ class StageConditioning:
         kv = {i: (k[index], v[index]) for i, (k, v) in kv.items()}
         return StageConditioning(self._layers, kv, mask[index], routing.select(index),
                                  table[index] if table is not None else None,
-                                 timed=tuple((m, s, e, features[index]) for m, s, e, features in self._timed))
+                                 timed=tuple((m, s, e, features[index]) for m, s, e, features in self._timed),
+                                 step_dtype=self._step_dtype)
 
 
 def _bias(visible: torch.Tensor) -> torch.Tensor:
@@ -755,12 +829,15 @@ def _bias(visible: torch.Tensor) -> torch.Tensor:
 
 
 class Conditioning:
-    """A batch's context and, per stage, the conditioning the loop calls between blocks."""
+    """A batch's context and, per stage, the conditioning the loop calls between blocks. ``step_precision``: the
+    dtype decoding steps read the fusion's weights in (``step_dtype``; training keeps its own)."""
 
-    def __init__(self, model: FusionModel, context: Context, track_grad: bool = False) -> None:
+    def __init__(self, model: FusionModel, context: Context, track_grad: bool = False, step_precision: str = "auto") -> None:
+        step_dtype(torch.device("cpu"), step_precision)  # a bad value fails here, before any generation
         self.model = model
         self.context = context
         self.track_grad = track_grad
+        self.step_precision = step_precision
         self._stages: dict[str, StageConditioning | None] = {}
 
     def for_stage(self, stage: str) -> StageConditioning | None:
@@ -793,7 +870,9 @@ class Conditioning:
             if stage == "semantic" and self.context.timeline is not None:
                 offsets = time_offsets(self.context.timeline, CONTEXT_WINDOW_SIZE)
                 table = time_weights(offsets)
-        return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None, offsets)
+        dtype = None if self.track_grad else step_dtype(mask.device, self.step_precision)
+        return StageConditioning(cross, kv, mask, self.context.routing, table, [] if self.track_grad else None, offsets,
+                                 step_dtype=dtype)
 
 
 def _build_adapter(host: Host, models: BarkModels, kind: str, d_ctx: int, config: dict[str, Any],

@@ -19,6 +19,10 @@ contention still shows).
 
     .venv/bin/python bench/bench_fusion.py [--steps 256] [--repeats 5] [--threads 1] [--every 4] [--scaling] [--parts] [--pipeline]
 
+Also printed: each frozen encoder at float32 and at its default precision (``encoder_dtype``: bf16 on a CPU with
+bf16 arithmetic), and, with ``--parts``, the step with float32 weights beside the default (``step_dtype``: float16
+weights for a single query on a CPU with half-precision conversions).
+
 ``--pipeline`` adds whole requests (text -> waveform: coarse, fine and EnCodec's decoder after the semantic stage,
 the coarse stage conditioned too), per stage: the semantic stage alone is the worst case for the fusion's share.
 
@@ -38,7 +42,7 @@ from torch import nn
 
 import bark_omni
 from bark_omni import loop as gen
-from bark_omni.fusion import ATTN_RATIO, DENSE_RATIO, Adapter, Conditioning, EncodedInputs, FusionModel
+from bark_omni.fusion import ATTN_RATIO, DENSE_RATIO, Adapter, Conditioning, EncodedInputs, FusionModel, encoder_dtype, step_dtype
 from bark_omni.modality import ModalityBundle
 
 clock = time.process_time  # CPU seconds of this process (``--clock wall``: wall-clock seconds)
@@ -201,6 +205,27 @@ def pipeline_report(models: BarkModels, model: FusionModel, bundle: ModalityBund
               f"({1000 * total['none']:.0f} -> {1000 * total[name]:.0f} ms; target <= 10%)")
 
 
+def encoders_report(model: FusionModel, bundle: ModalityBundle, repeats: int) -> None:
+    """Each frozen encoder's ``prepare`` at float32 and at its default precision ("auto": bf16 on a CPU with bf16
+    arithmetic), alternating; medians."""
+    print(f"\nfrozen encoders, float32 against the default precision, alternating, medians of {repeats}")
+    for modality in ("reference_audio", "image"):
+        adapter, value = model.adapters[modality], bundle.inputs[modality]
+        default = adapter.config.get("encoder_precision", "auto")
+        times: dict[str, list[float]] = {"float32": [], default: []}
+        for _ in range(repeats):
+            for precision in times:
+                adapter.config["encoder_precision"] = precision
+                t0 = clock()
+                adapter.prepare(value)
+                times[precision].append(clock() - t0)
+        adapter.config["encoder_precision"] = default
+        full, own = statistics.median(times["float32"]), statistics.median(times[default])
+        dtype = encoder_dtype(torch.device("cpu"), default)
+        print(f"  {modality:<16} float32 {1000 * full:7.1f} ms   {default} ({dtype or torch.float32}) {1000 * own:7.1f} ms"
+              f"   ratio {own / full:.2f}")
+
+
 def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, repeats: int, every: int) -> None:
     """One decoding step with all four modalities, with and without the dense layers, and with format 3's full-width
     attention, against none, interleaved step by step (each variant takes one step in turn, so load drift hits
@@ -210,7 +235,9 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
     wide, _ = four_modalities(models, every, attn_ratio=1.0)
     variants = {"none": None, "four, no dense layer": plain.conditioning([bundle]).for_stage("semantic"),
                 "four, attention 1.0 x d_model": wide.conditioning([bundle]).for_stage("semantic"),
-                f"four, default (attention {ATTN_RATIO}, dense {DENSE_RATIO})": model.conditioning([bundle]).for_stage("semantic")}
+                "four, fp32 step weights": model.conditioning([bundle], step_precision="float32").for_stage("semantic"),
+                f"four, default (attention {ATTN_RATIO}, dense {DENSE_RATIO}, "
+                f"{step_dtype(torch.device('cpu')) or torch.float32} step weights)": model.conditioning([bundle]).for_stage("semantic")}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, seconds in interleaved_steps(models, variants, 60).items():
@@ -219,7 +246,7 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
     print(f"\none decoding step, variants interleaved step by step ({len(times['none'])} steps each; medians)")
     for name, values in times.items():
         ratio = statistics.median(v / n for v, n in zip(values, times["none"]))
-        print(f"  {name:<40} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%"
+        print(f"  {name:<70} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%"
               f"  (median paired ratio {ratio:.3f})")
 
 
@@ -308,15 +335,18 @@ def main() -> None:
     print(f"  -> cold: {100 * (1 - base / total):.1f}% fewer tokens/s (target: <= 10%); "
           f"median of paired ratios: {statistics.median(n / sum(r[k] for k in stages) for n, r in zip(none, four)):.3f}")
     n_layers = len(model.config.layers["semantic"])
-    reasons = {"prepare": "frozen encoders, once: EnCodec encoder on 10 s, ViT-B-32 on 224 px, text embeddings",
+    cpu = torch.device("cpu")
+    reasons = {"prepare": f"frozen encoders, once, in {encoder_dtype(cpu) or torch.float32}: EnCodec encoder on 10 s, "
+                          "ViT-B-32 on 224 px, text embeddings",
                "encode": "adapters' projections, type tags, router MLP, once",
                "kv": f"keys and values of the context at {n_layers} layers, tanh(gate) * out folded, masks, once",
                "generate": f"per step: cross-attention at {n_layers} of 12 layers (q, per-modality softmax, timing, out, "
-                           "routing) and the dense layer after each"}
+                           f"routing) and the dense layer after each, weights in {step_dtype(cpu) or torch.float32}"}
     print(f"\n  {'stage':<9} {'ms':>9} {'% of none':>10}  why")
     for name, seconds in stages.items():
         extra = seconds - base if name == "generate" else seconds
         print(f"  {name:<9} {1000 * extra:9.1f} {100 * extra / base:9.1f}%  {reasons[name]}")
+    encoders_report(model, bundle, args.repeats)
     if args.parts:
         parts_report(models, model, bundle, max(args.repeats, 5), args.every)
     if args.pipeline:

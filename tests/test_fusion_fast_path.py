@@ -137,3 +137,51 @@ def test_the_host_encodes_an_input_once_and_gives_the_same_conditioning(tiny_mod
     for value in (image, 255 - image, image):
         small.prepare(adapter, value)
     assert (small.hits, small.misses) == (0, 3), "a bounded cache forgets the least recently used input"
+
+
+def test_a_single_query_reads_float16_weights_and_stays_within_a_rounding_of_float32(tiny_models):
+    """A decoding step of one query (batch 1) reads the fusion's weight matrices in float16 when asked (what
+    "auto" picks on a CPU with half-precision conversions): its term differs from float32's (the setting acts)
+    by a rounding only. Float32 steps are still the plain attention, and a batch of two keeps float32."""
+    model, image = opened(tiny_models)
+    bundle = ModalityBundle(image=image, control_events=EVENTS)
+    half = model.conditioning([bundle], step_precision="float16").for_stage("semantic")
+    full_conditioning = model.conditioning([bundle], step_precision="float32")
+    full = full_conditioning.for_stage("semantic")
+    h = torch.randn(1, 1, tiny_models.text.config.n_embd, generator=torch.Generator().manual_seed(1))
+    positions = torch.tensor([[258]])  # next to the first event
+    with torch.inference_mode():
+        for layer in full.layers:
+            fast16, fast32 = half(layer, h, positions), full(layer, h, positions)
+            torch.testing.assert_close(fast32, reference(model, full_conditioning, layer, h, positions), rtol=1e-4, atol=1e-5)
+            term16, term32 = fast16 - h, fast32 - h
+            assert not torch.equal(term16, term32)
+            assert float((term16 - term32).norm() / term32.norm()) < 5e-3
+        pair = model.conditioning([bundle, bundle], step_precision="float16").for_stage("semantic")
+        wide = model.conditioning([bundle, bundle], step_precision="float32").for_stage("semantic")
+        h2 = h.expand(2, 1, -1).contiguous()
+        for layer in full.layers:
+            assert torch.equal(pair(layer, h2, positions), wide(layer, h2, positions))
+
+
+def test_step_precision_is_checked_before_any_encoding_and_auto_follows_the_cpu(tiny_models, monkeypatch):
+    import platform
+
+    from bark_omni.errors import InvalidInputError
+    from bark_omni.fusion import step_dtype
+
+    model, image = opened(tiny_models)
+    monkeypatch.setattr(type(model.adapters["image"]), "prepare", lambda self, value: pytest.fail("encoded first"))
+    with pytest.raises(InvalidInputError, match="step precision must be one of auto, float16, float32"):
+        model.conditioning([ModalityBundle(image=image)], step_precision="half")
+    cpu = torch.device("cpu")
+    assert step_dtype(cpu, "float32") is None and step_dtype(torch.device("cuda"), "float16") is None
+    assert step_dtype(cpu, "float16") == torch.float16
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx2_supported", lambda: False)
+    assert step_dtype(cpu) is None, "no AVX2 (no F16C): float16 products would be emulated"
+    monkeypatch.setattr(torch.cpu, "_is_avx2_supported", lambda: True)
+    assert step_dtype(cpu) == torch.float16
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(torch.cpu, "_is_avx2_supported", lambda: False)
+    assert step_dtype(cpu) == torch.float16

@@ -28,7 +28,8 @@ class ReferenceAudioAdapter(Adapter):
     """``prepare(path | (array, rate))`` -> (frames // pool, 128) EnCodec features; ``forward`` -> tokens.
 
     Config: ``min_seconds`` (1), ``max_seconds`` (10; longer recordings are cut), ``target_lufs`` (-23),
-    ``pool`` (8 EnCodec frames per token), ``stages`` (default semantic only; add "coarse" for the timbre).
+    ``pool`` (8 EnCodec frames per token), ``stages`` (default semantic only; add "coarse" for the timbre),
+    ``encoder_precision`` ("auto": bf16 on a CPU with bf16 arithmetic; "float32"; "bfloat16").
     """
 
     modality = "reference_audio"
@@ -52,9 +53,8 @@ class ReferenceAudioAdapter(Adapter):
                                        target_lufs=cfg["target_lufs"])
         codec = self._frozen["codec"]
         device = next(codec.parameters()).device
-        with torch.no_grad():
-            frames = codec.encoder(torch.from_numpy(samples).to(device)[None, None])  # (1, 128, T at 75 Hz)
-            pooled = F.avg_pool1d(frames, int(cfg["pool"]), ceil_mode=True)
+        frames = self.run_frozen(codec.encoder, torch.from_numpy(samples).to(device)[None, None])  # (1, 128, T at 75 Hz)
+        pooled = F.avg_pool1d(frames, int(cfg["pool"]), ceil_mode=True)
         return pooled[0].T[: self.max_tokens].detach()
 
     def forward(self, prepared: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

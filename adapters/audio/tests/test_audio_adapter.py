@@ -94,3 +94,23 @@ def test_frames_come_from_the_frozen_codec(tiny_models):
     with torch.no_grad():
         tokens, mask = adapter([prepared, adapter.prepare((tone(1.0, 24_000), 24_000))])
     assert tokens.shape == (2, 24, 16) and mask.sum(1).tolist() == [24, 15]
+
+
+def test_encoder_precision_is_a_setting_that_acts(tiny_models, monkeypatch):
+    """bf16 (what "auto" picks on a CPU with bf16 arithmetic) gives float32 features within a rounding of the
+    float32 encoder's, not the same bits; a bad value fails when the adapter is built."""
+    from bark_omni.fusion import encoder_dtype
+
+    voice = (tone(2.0, 24_000, freq=180.0) * (1 + np.sin(np.linspace(0, 12, 48_000)))).astype(np.float32)
+    exact = build(tiny_models, d_ctx=16, config={"encoder_precision": "float32"}).prepare((voice, 24_000))
+    rounded = build(tiny_models, d_ctx=16, config={"encoder_precision": "bfloat16"}).prepare((voice, 24_000))
+    assert rounded.dtype == exact.dtype == torch.float32 and rounded.shape == exact.shape
+    assert 0 < float((rounded - exact).norm() / exact.norm()) < 0.05
+    with pytest.raises(InvalidInputError, match="encoder_precision must be one of auto, bfloat16, float32"):
+        build(tiny_models, d_ctx=16, config={"encoder_precision": "fp8"})
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert encoder_dtype(cpu) is None, "a CPU without bf16 arithmetic would emulate it"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert encoder_dtype(cpu) == torch.bfloat16 and encoder_dtype(torch.device("cuda")) is None

@@ -72,7 +72,8 @@ class ImageAdapter(Adapter):
 
     Config: ``encoder`` (an open_clip model name, or "tiny"), ``pretrained`` (open_clip's weight tag, read from
     the local cache only), ``tokens`` ("pooled" or "patches"), ``n_tokens`` (pooled mode, default 4),
-    ``stages`` (default semantic only).
+    ``stages`` (default semantic only), ``encoder_precision`` ("auto": bf16 on a CPU with bf16 arithmetic;
+    "float32"; "bfloat16").
     """
 
     modality = "image"
@@ -103,8 +104,7 @@ class ImageAdapter(Adapter):
         image = load_image(value)
         visual = self._frozen["visual"]
         pixels = self._transform(image)[None].to(next(visual.parameters()).device)
-        with torch.no_grad():
-            output = visual(pixels)
+        output = self.run_frozen(visual, pixels)
         pooled, patches = output if isinstance(output, tuple) else (output, None)
         return (patches[0] if self.config["tokens"] == "patches" else pooled[0]).detach()
 

@@ -151,3 +151,13 @@ def test_features_are_standardised_with_running_statistics_learnt_in_training():
     out = standardise(shared + torch.randn(256, 8, generator=g))
     assert out.mean(0).abs().max() < 0.3 and (out.std(0) - 1).abs().max() < 0.3
     assert not list(standardise.parameters()) and set(standardise.state_dict()) == {"mean", "var", "seen"}
+
+
+def test_encoder_precision_is_a_setting_that_acts(tiny_models):
+    """The CLIP tower in bf16 gives float32 features within a rounding of float32's, not the same bits."""
+    exact = ImageAdapter(tiny_models, 16, {"encoder_precision": "float32"}).prepare(gradient())
+    rounded = ImageAdapter(tiny_models, 16, {"encoder_precision": "bfloat16"}).prepare(gradient())
+    assert rounded.dtype == exact.dtype == torch.float32 and rounded.shape == exact.shape
+    assert 0 < float((rounded - exact).norm() / exact.norm()) < 0.05
+    with pytest.raises(InvalidInputError, match="encoder_precision"):
+        ImageAdapter(tiny_models, 16, {"encoder_precision": 16})

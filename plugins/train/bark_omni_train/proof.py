@@ -88,7 +88,9 @@ def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: 
     return TrainConfig(
         manifest=str(manifest), output=str(output), model=str(model), device="cpu",
         modalities=["image", "control_events", *extra],
-        adapter_config={"image": {"encoder": "tiny", "pretrained": str(image_weights) if image_weights else None},
+        # float32 encoder: the same features on every CPU (bf16 only where a CPU has it), comparable with earlier runs
+        adapter_config={"image": {"encoder": "tiny", "pretrained": str(image_weights) if image_weights else None,
+                                  "encoder_precision": "float32"},
                         "control_events": {"window_s": 1.5 / FRAME_HZ}},
         seed=seed, steps=steps, batch_size=16, micro_batch_size=16, lr=1e-2, weight_decay=0.0, warmup_steps=20,
         semantic_eos=False, contrastive_weight=0.0,  # the factors are independent: nothing to align
@@ -113,7 +115,10 @@ def generate(fusion: Any, models: Any, inputs: Sequence[dict[str, Any]], ids: Se
     for start in range(0, len(inputs), batch):
         chunk = inputs[start:start + batch]
         bundles = [ModalityBundle(**{m: v for m, v in row.items() if m not in drop}) for row in chunk]
-        cond = fusion.conditioning(bundles).for_stage("semantic") if any(b.present() for b in bundles) else None
+        # float32 steps: a one-row chunk would otherwise take float16 ones on some CPUs, and the proof gives the same
+        # tokens on every machine
+        cond = (fusion.conditioning(bundles, step_precision="float32").for_stage("semantic")
+                if any(b.present() for b in bundles) else None)
         generators = [torch.Generator().manual_seed(stable_seed(seed, "probe", i)) for i in ids[start:start + batch]]
         out += gen.generate_semantic_batch(models.text, [gen.empty_text()] * len(chunk), temp=0.7, top_k=top_k,
                                            allow_early_stop=False, max_gen_duration_s=(tokens - 0.5) / FRAME_HZ,

@@ -229,9 +229,9 @@ class Folded:
 def step_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The dtype that decoding steps of a single query (batch 1) read the fusion's weight matrices in (None: their
     own). ``auto`` gives float16 on a CPU with half-precision conversions in its vector unit (AVX2 or Arm): such a
-    step waits for weight bytes, and a float16 product of one row there takes about half the float32 time
-    (docs/fusion.md, "Cost"); with more rows float32 is faster, so batches keep it. The error (~2e-4 of the
-    term) is far below what changes a sampled token."""
+    step waits for weight bytes, and the fusion's excess over a plain step fell from 1.098 to 1.077 with them
+    (docs/fusion.md, "Cost"); with 8 rows or more float32 is faster, so batches keep it. The term moves by ~1e-3
+    of its norm, which changed 0-3 of 144 sampled sequences in the proof's check and no accuracy."""
     if precision not in STEP_PRECISIONS:
         raise InvalidInputError(f"fusion step precision must be one of {', '.join(STEP_PRECISIONS)}; got {shorten(precision)}")
     if precision == "float32" or device.type != "cpu":

@@ -51,5 +51,6 @@ def test_the_proof_trains_with_the_weights_it_is_given(tmp_path):
 
     make = lambda weights: proof_config(tmp_path / "m.jsonl", tmp_path / "out", tmp_path / "model", 0, "gated", 10,  # noqa: E731
                                         image_weights=weights).adapter_config["image"]
-    assert make(tmp_path / "clip.safetensors") == {"encoder": TINY, "pretrained": str(tmp_path / "clip.safetensors")}
-    assert make(None) == {"encoder": TINY, "pretrained": None}
+    pinned = {"encoder_precision": "float32"}  # the same features on every CPU
+    assert make(tmp_path / "clip.safetensors") == {"encoder": TINY, "pretrained": str(tmp_path / "clip.safetensors"), **pinned}
+    assert make(None) == {"encoder": TINY, "pretrained": None, **pinned}

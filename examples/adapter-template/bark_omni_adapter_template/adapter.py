@@ -1,8 +1,9 @@
 """The adapter itself: UTF-8 bytes -> a trainable byte embedding plus a position embedding.
 
 No frozen encoder is needed here. If yours has one (a speech or vision model), build it in ``__init__`` and
-keep it with ``self.hold_frozen("name", module)``: it then stays out of the saved weights and the optimiser,
-and ``prepare`` runs it under ``torch.no_grad``.
+keep it with ``self.hold_frozen("name", module)``: it then stays out of the saved weights and the optimiser.
+Call it in ``prepare`` as ``self.run_frozen(module, inputs)``: no gradients, and the precision the adapter's
+``encoder_precision`` config asks for (bf16 autocast on CPUs with bf16 arithmetic by default), outputs in float32.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ The fast presets trade bit-exactness for speed, each switch measured against exa
 * ``int8``: the GPT blocks' linear layers quantized to int8 weights with dynamic int8 activations
   (``torch.ao.quantization.quantize_dynamic``, per output channel), on CPU. Embeddings, layer norms and the
   output heads stay float. A quarter of the weight bytes, which is what a decode step waits for.
-* ``half``: bf16 weights (fp16 where bf16 is not supported) on a GPU; ignored on CPU, where this machine's
-  cores have no bf16 arithmetic and the conversion costs more than it saves.
+* ``half``: bf16 weights (fp16 where bf16 is not supported) on a GPU; ignored on CPU, where the conversion cost
+  more than it saved on the cores it was measured on (no bf16 arithmetic). CPUs with AVX512-BF16 or AMX have it
+  (the fusion's frozen encoders use it there: ``fusion.encoder_dtype``); the GPTs in bf16 on them are not measured.
 * ``fine_real_length``: a clip shorter than one 1024-frame window runs the non-causal fine stage on its real
   length instead of the padded window (a 1 s clip: 75 frames instead of 1024).
 * ``skip_fine``: no fine stage at all; EnCodec decodes the 2 coarse codebooks (1.5 kbps), whichever decoder was

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -222,8 +222,8 @@ class Folded:
     def to(self, dtype: torch.dtype | None) -> Folded:
         if dtype is None:
             return self
-        return Folded(*(None if w is None else w.to(dtype) for w in (self.q, self.out, self.dense_in, self.dense_in_bias,
-                                                                     self.dense_weight, self.dense_bias)))
+        return Folded(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(dtype)
+                         for f in fields(self)})
 
 
 def step_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
@@ -830,10 +830,10 @@ def _bias(visible: torch.Tensor) -> torch.Tensor:
 
 class Conditioning:
     """A batch's context and, per stage, the conditioning the loop calls between blocks. ``step_precision``: the
-    dtype decoding steps read the fusion's weights in (``step_dtype``; training keeps its own)."""
+    dtype decoding steps read the fusion's weights in (``step_dtype``, which refuses a bad value when a stage is
+    built; ``FusionModel.conditioning`` checks it before any encoder runs; training keeps float32)."""
 
     def __init__(self, model: FusionModel, context: Context, track_grad: bool = False, step_precision: str = "auto") -> None:
-        step_dtype(torch.device("cpu"), step_precision)  # a bad value fails here, before any generation
         self.model = model
         self.context = context
         self.track_grad = track_grad

@@ -35,7 +35,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,7 +103,10 @@ def proof_config(manifest: Path, output: Path, model: Path, seed: int, routing: 
 # generation -----------------------------------------------------------------------------------------
 
 def generate(fusion: Any, models: Any, inputs: Sequence[dict[str, Any]], ids: Sequence[str], drop: Sequence[str],
-             top_k: int | None, seed: int, tokens: int, batch: int = 64) -> list[np.ndarray]:
+             top_k: int | None, seed: int, tokens: int, batch: int = 64, step_precision: str = "float32") -> list[np.ndarray]:
+    """Semantic tokens of every input row (``drop``: modalities left out), ``batch`` rows per generation.
+    ``step_precision`` float32 (the proof's): a one-row chunk would otherwise take float16 steps on some CPUs,
+    and the proof gives the same tokens on every machine."""
     import torch
 
     from bark_omni import loop as gen
@@ -115,9 +118,7 @@ def generate(fusion: Any, models: Any, inputs: Sequence[dict[str, Any]], ids: Se
     for start in range(0, len(inputs), batch):
         chunk = inputs[start:start + batch]
         bundles = [ModalityBundle(**{m: v for m, v in row.items() if m not in drop}) for row in chunk]
-        # float32 steps: a one-row chunk would otherwise take float16 ones on some CPUs, and the proof gives the same
-        # tokens on every machine
-        cond = (fusion.conditioning(bundles, step_precision="float32").for_stage("semantic")
+        cond = (fusion.conditioning(bundles, step_precision=step_precision).for_stage("semantic")
                 if any(b.present() for b in bundles) else None)
         generators = [torch.Generator().manual_seed(stable_seed(seed, "probe", i)) for i in ids[start:start + batch]]
         out += gen.generate_semantic_batch(models.text, [gen.empty_text()] * len(chunk), temp=0.7, top_k=top_k,
@@ -237,28 +238,46 @@ def evaluate_model(adapters: Path, models: Any, host: Any, manifest: Path, spec:
     """Probe results per condition and sampling, one entry per sampling seed."""
     from bark_omni.fusion import FusionModel
 
-    from .media import load_image
-
     fusion = FusionModel.from_pretrained(adapters, host, models).eval()
-    E = models.text.lm_head.weight[:10_000].detach().cpu().numpy()
-    E = E / np.linalg.norm(E, axis=1, keepdims=True)
-    rows = [r for r in _rows(manifest) if r["split"] in ("val", "test")]
-    inputs = [{"image": np.asarray(load_image(manifest.parent / r["image"])), "control_events": r["control_events"],
-               **({"style_text": r["caption"]} if spec.distractor else {})} for r in rows]  # the distractor stays on
-    ids = [r["id"] for r in rows]
-    plan = plan_task(spec)
-    classes = {**{t: c for c, t in enumerate(plan.base)}, **{t: c for c, t in enumerate(plan.accent)}}
+    rows = ProbeRows.of(models, manifest, spec)
     results: dict[str, Any] = {}
     for condition, drop in CONDITIONS.items():
         for sampling, top_k in SAMPLINGS.items():
             runs = []
             for seed in sampling_seeds if top_k is None else sampling_seeds[:SECONDARY_SEEDS]:
-                sequences = generate(fusion, models, inputs, ids, drop, top_k, seed, spec.tokens)
-                fit = [(s, _factors(r)) for s, r in zip(sequences, rows) if r["split"] == "val"]
-                test = [(s, _factors(r)) for s, r in zip(sequences, rows) if r["split"] == "test"]
-                runs.append(probe_run(E, fit, test, classes))
+                runs.append(rows.read(generate(fusion, models, rows.inputs, rows.ids, drop, top_k, seed, spec.tokens)))
             results[f"{condition}/{sampling}"] = runs
     return results
+
+
+@dataclass(frozen=True)
+class ProbeRows:
+    """A task's val and test rows as the probe generates and reads them: ``inputs`` per row (the distractor
+    caption stays on), their ``ids``, the token classes and the normalised output-head rows ``E``."""
+
+    rows: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    ids: list[str]
+    classes: dict[int, int]
+    E: np.ndarray
+
+    @classmethod
+    def of(cls, models: Any, manifest: Path, spec: TaskSpec) -> ProbeRows:
+        from .media import load_image
+
+        E = models.text.lm_head.weight[:10_000].detach().cpu().numpy()
+        rows = [r for r in _rows(manifest) if r["split"] in ("val", "test")]
+        inputs = [{"image": np.asarray(load_image(manifest.parent / r["image"])), "control_events": r["control_events"],
+                   **({"style_text": r["caption"]} if spec.distractor else {})} for r in rows]
+        plan = plan_task(spec)
+        classes = {**{t: c for c, t in enumerate(plan.base)}, **{t: c for c, t in enumerate(plan.accent)}}
+        return cls(rows, inputs, [r["id"] for r in rows], classes, E / np.linalg.norm(E, axis=1, keepdims=True))
+
+    def read(self, sequences: Sequence[np.ndarray]) -> dict[str, Any]:
+        """``probe_run`` of these rows' sequences: fitted on the val rows, scored on the test rows."""
+        fit = [(s, _factors(r)) for s, r in zip(sequences, self.rows) if r["split"] == "val"]
+        test = [(s, _factors(r)) for s, r in zip(sequences, self.rows) if r["split"] == "test"]
+        return probe_run(self.E, fit, test, self.classes)
 
 
 def encoder_ceiling(adapters: Path, models: Any, host: Any, manifest: Path) -> float:

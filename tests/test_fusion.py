@@ -130,3 +130,26 @@ def test_modality_without_plugin_names_the_package(tiny_models):
     host = bark_omni.Host(entry_points=True, strict=True, allow=[])
     with pytest.raises(MissingPluginError, match="bark-omni-image"):
         bark_omni.generate_audio("x", image=np.ones(8), model=tiny_models.source, host=host, silent=True)
+
+
+def test_frozen_copy_folds_weight_norms_and_casts_only_what_autocast_casts():
+    """``frozen_copy`` computes its module's function: exactly at float32 (``weight_norm`` folded into a plain
+    weight; a parametrization kept), and under bf16 autocast bit for bit as the original under the same autocast;
+    only the products' weights are cast (a LayerNorm keeps float32); the original keeps its weight norms."""
+    from torch import nn
+    from torch.nn.utils import parametrizations, weight_norm
+
+    from bark_omni.fusion import frozen_copy
+
+    torch.manual_seed(0)
+    module = nn.Sequential(weight_norm(nn.Conv1d(2, 8, 3, padding=1)), nn.ELU(),
+                           parametrizations.weight_norm(nn.Conv1d(8, 8, 1)), nn.Flatten(1), nn.LayerNorm(8 * 16),
+                           nn.Linear(8 * 16, 4)).requires_grad_(False)
+    x = torch.randn(3, 2, 16)
+    for dtype in (None, torch.bfloat16):
+        copy = frozen_copy(module, dtype)
+        assert not hasattr(copy[0], "weight_g") and hasattr(copy[2], "parametrizations")
+        assert copy[0].weight.dtype == copy[5].weight.dtype == (dtype or torch.float32) and copy[4].weight.dtype == torch.float32
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+            assert torch.equal(copy(x), module(x))
+    assert hasattr(module[0], "weight_g") and hasattr(module[2], "parametrizations") and module[5].weight.dtype == torch.float32

@@ -114,3 +114,39 @@ def test_encoder_precision_is_a_setting_that_acts(tiny_models, monkeypatch):
     assert encoder_dtype(cpu) is None, "a CPU without bf16 arithmetic would emulate it"
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
     assert encoder_dtype(cpu) == torch.bfloat16 and encoder_dtype(torch.device("cuda")) is None
+
+
+@pytest.mark.parametrize("left,right", [(0, 0), (3, 3), (6, 0), (0, 5), (4, 7)])
+def test_reflect_pad_is_torchs_reflect_padding(left, right):
+    from bark_omni_audio.encoder import reflect_pad
+
+    x = torch.randn(2, 3, 20)
+    assert torch.equal(reflect_pad(x, left, right), torch.nn.functional.pad(x, (left, right), mode="reflect"))
+
+
+def test_runner_is_encodecs_encoder_bit_for_bit_and_leaves_barks_codec_alone(tiny_models):
+    """The adapter's runner (weight norms folded, reflect pads by concatenation) gives EnCodec's own encoder's
+    output exactly: at float32, and under bf16 autocast against the original under the same autocast; Bark's codec
+    keeps its modules and weight norms; the runner is built once per dtype."""
+    from encodec.modules.conv import SConv1d
+
+    from bark_omni_audio.encoder import PaddedConv
+
+    encoder = tiny_models.codec.encoder
+    adapter = build(tiny_models, d_ctx=16, config={})
+    x = torch.from_numpy(tone(1.3, 24_000, freq=170.0))[None, None]
+    for dtype in (None, torch.bfloat16):
+        runner = adapter.runner(encoder, dtype)
+        assert sum(isinstance(m, PaddedConv) for m in runner.modules()) == 18
+        assert not any(isinstance(m, SConv1d) for m in runner.modules())
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+            assert torch.equal(runner(x), encoder(x))
+    assert sum(isinstance(m, SConv1d) for m in encoder.modules()) == 18
+    assert all(hasattr(m, "weight_g") for m in encoder.modules() if isinstance(m, torch.nn.Conv1d))
+    short = torch.randn(1, 1, 5)  # shorter than the first convolution's padding: encodec's own path
+    with torch.no_grad():
+        assert torch.equal(adapter.runner(encoder, None)(short), encoder(short))
+    adapter = build(tiny_models, d_ctx=16, config={"encoder_precision": "bfloat16"})
+    first = adapter.prepare((tone(1.5, 24_000), 24_000))
+    (held,) = adapter._runners.values()
+    assert torch.equal(adapter.prepare((tone(1.5, 24_000), 24_000)), first) and adapter._runners == {next(iter(adapter._runners)): held}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -178,13 +178,17 @@ def frozen_copy(module: nn.Module, dtype: torch.dtype | None) -> nn.Module:
     # a weight norm's last computed weight may hang off an autograd graph, which deepcopy refuses: copy it detached
     memo = {id(w): w.detach() for sub in module.modules() for h in norms(sub)
             if torch.is_tensor(w := getattr(sub, h.name, None)) and not w.is_leaf}
+    if dtype is not None:  # cast while copying, so the float32 weights are never held twice
+        memo.update({id(p): nn.Parameter(p.detach().to(dtype, copy=True), requires_grad=False) for sub in module.modules()
+                     if isinstance(sub, LOW_PRECISION_MODULES) and not norms(sub) for p in sub.parameters(recurse=False)})
     clone = copy.deepcopy(module, memo).eval().requires_grad_(False)
     for sub in clone.modules():
-        for hook in norms(sub):
-            torch.nn.utils.remove_weight_norm(sub, hook.name)
-        if dtype is not None and isinstance(sub, LOW_PRECISION_MODULES):
-            for name, param in sub.named_parameters(recurse=False):
-                param.data = param.data.to(dtype)
+        if hooks := norms(sub):  # fold at float32, then cast: what autocast casts at every call
+            for hook in hooks:
+                torch.nn.utils.remove_weight_norm(sub, hook.name)
+            if dtype is not None and isinstance(sub, LOW_PRECISION_MODULES):
+                for param in sub.parameters(recurse=False):
+                    param.data = param.data.to(dtype)
     return clone
 
 
@@ -196,7 +200,13 @@ def gate(logits: torch.Tensor) -> torch.Tensor:
     router once drove every gate to exactly 0 whenever the control events were present in a training run
     (docs/fusion.md); a priority of 0 still removes a modality exactly. The bound alone does not keep a gate
     movable: logits far past it (+-1000 were seen) leave it flat, which training's router z-term prevents."""
-    return torch.sigmoid(GATE_LOGIT_BOUND * torch.tanh(logits / GATE_LOGIT_BOUND))
+    return scaled_gate(logits / GATE_LOGIT_BOUND)
+
+
+def scaled_gate(scaled: torch.Tensor) -> torch.Tensor:
+    """``gate`` of logits already divided by ``GATE_LOGIT_BOUND`` (a decoding step folds the division into its
+    weights)."""
+    return torch.sigmoid(GATE_LOGIT_BOUND * torch.tanh(scaled))
 
 
 @dataclass(frozen=True)
@@ -251,8 +261,7 @@ class GateRecord:
 @dataclass(frozen=True)
 class Folded:
     """A layer's weights as a generation runs them: ``q``; ``tanh(gate) * out.weight``; the dense layer's first
-    weight and bias, and its last ones times ``tanh(dense_gate)`` (None without a dense layer). ``to`` gives the
-    copy that decoding steps of a single query read (``step_dtype``)."""
+    weight and bias, and its last ones times ``tanh(dense_gate)`` (None without a dense layer)."""
 
     q: torch.Tensor
     out: torch.Tensor
@@ -261,11 +270,36 @@ class Folded:
     dense_weight: torch.Tensor | None = None
     dense_bias: torch.Tensor | None = None
 
-    def to(self, dtype: torch.dtype | None) -> Folded:
-        if dtype is None:
-            return self
-        return Folded(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(dtype)
-                         for f in fields(self)})
+
+@dataclass(frozen=True)
+class StepWeights:
+    """A layer's weights as a decoding step of a single query reads them (``GatedCrossAttention.step``), made once
+    per generation: ``query`` stacks q over the routing term's rows, so one product gives both; ``query_bias`` is 0
+    for q's rows and, for the others, the layer's routing bias plus the request's context-level gate logits; the
+    routing rows and bias are divided by ``GATE_LOGIT_BOUND`` (``scaled_gate`` then reads them); None without a
+    router. The matrices are in ``step_dtype`` (None: float32); ``when`` holds each modality's K columns of the
+    timing term, transposed, over the number of heads (the step sums the heads' attention instead of averaging)."""
+
+    query: torch.Tensor
+    query_bias: torch.Tensor | None
+    out: torch.Tensor
+    when: tuple[torch.Tensor, ...]
+    dense: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None  # first weight, bias; last ones
+
+    @classmethod
+    def of(cls, layer: GatedCrossAttention, folded: Folded, dtype: torch.dtype | None,
+           logits: torch.Tensor | None) -> StepWeights:
+        """``logits`` (M,): the request's context-level gate logits (``Routing.logits`` of its row; None: no router)."""
+        cast = (lambda t: t) if dtype is None else (lambda t: t.to(dtype))  # noqa: E731
+        query, query_bias = folded.q, None
+        if logits is not None and layer.route is not None:
+            query = torch.cat([folded.q, layer.route.weight / GATE_LOGIT_BOUND])
+            query_bias = torch.cat([folded.q.new_zeros(folded.q.shape[0]), (layer.route.bias + logits) / GATE_LOGIT_BOUND])
+        K = len(WHEN_CENTRES)
+        when = tuple(w.T / layer.n_head for w in layer.when.weight.split(K, dim=1))
+        dense = None if folded.dense_in is None else tuple(
+            cast(t) for t in (folded.dense_in, folded.dense_in_bias, folded.dense_weight, folded.dense_bias))
+        return cls(cast(query), None if query_bias is None else cast(query_bias), cast(folded.out), when, dense)
 
 
 def step_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
@@ -399,6 +433,40 @@ class GatedCrossAttention(nn.Module):
         norm, _, act, _ = self.dense
         term = _linear(act(_linear(norm(h), folded.dense_in, folded.dense_in_bias)), folded.dense_weight, folded.dense_bias)
         return h + (term if seen is True else term * seen.to(h.dtype))
+
+    def step(self, h: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
+             bias: torch.Tensor | None, weight: torch.Tensor | None, weights: StepWeights,
+             timing: Sequence[tuple[int, int, int, torch.Tensor]] = (), seen: torch.Tensor | bool = True) -> torch.Tensor:
+        """``forward`` for one query (``h`` of shape (1, 1, C)), in fewer operations: a decoding step runs it at every
+        injected layer, where each operation's fixed cost counts. ``keys_t`` (H, D, N) are the batch row's scaled
+        keys, transposed; ``values`` (H, N, D); ``bias``, ``weight`` (1, N) and ``seen`` this query's rows;
+        ``timing`` features (1, 1, tokens, K); ``weights`` from ``StepWeights.of``."""
+        d_attn = keys_t.shape[0] * keys_t.shape[1]
+        x = F.layer_norm(h, self.norm.normalized_shape, self.norm.weight, self.norm.bias, self.norm.eps).view(1, -1)
+        query = _linear(x, weights.query, weights.query_bias)  # (1, d_attn [+ M]): q, then the routing term, float32
+        q = query[:, :d_attn].view(keys_t.shape[0], 1, -1)
+        scores = q @ keys_t if bias is None else torch.baddbmm(bias, q, keys_t)  # (H, 1, N)
+        if len(layout.spans) == 1:
+            probs = torch.softmax(scores, dim=-1)
+        else:
+            probs = torch.cat([torch.softmax(scores[..., s:e], dim=-1) for s, e in layout.spans], dim=-1)
+        if weights.query_bias is not None:  # routed: the routing term with the context's logits, pre-divided
+            gates = scaled_gate(query[:, d_attn:]).view(-1).index_select(0, layout.token_modality)  # (N,)
+            weight = gates if weight is None else gates * weight
+        if weight is not None:
+            probs = probs * weight
+        y = (probs @ values).view(1, -1)  # (1, d_attn): heads side by side
+        for m, s, e, features in timing:  # the heads' summed attention to each timed token x its time features
+            y = torch.addmm(y, probs[..., s:e].sum(0) @ features[0, 0], weights.when[m])
+        h = h + F.linear(y.to(weights.out.dtype), weights.out).view(h.shape)  # the sum is float32 (``h``'s dtype)
+        if weights.dense is None:
+            return h
+        first, first_bias, last, last_bias = weights.dense
+        norm = self.dense[0]
+        x = F.layer_norm(h, norm.normalized_shape, norm.weight, norm.bias, norm.eps).view(1, -1)
+        inner = F.gelu(F.linear(x.to(first.dtype), first, first_bias), approximate=self.dense[2].approximate)
+        term = F.linear(inner, last, last_bias).view(h.shape)
+        return h + (term if seen is True else term * seen)
 
     def _timing(self, probs: torch.Tensor, timing: Sequence[tuple[int, int, int, torch.Tensor]]) -> torch.Tensor:
         """``when`` of the timing features: per timed modality, its tokens' attention (head mean) times their
@@ -782,7 +850,8 @@ def time_table(timeline: torch.Tensor, n_positions: int, prefix: int = SEMANTIC_
 class StageConditioning:
     """The ``loop.Conditioning`` of one stage, with everything that does not depend on the step computed once per
     generation: the context's keys (pre-scaled) and values per injected layer, each layer's output weights with
-    their tanh gates folded in (``Folded``; a copy in ``step_dtype`` for decoding steps of one query), the per-token
+    their tanh gates folded in (``Folded``; for decoding steps of one query, ``StepWeights`` in ``step_dtype`` and
+    the keys transposed, which ``GatedCrossAttention.step`` reads), the per-token
     attention bias and weights (visibility, presence x priority and, for timed tokens, the weight of every absolute
     position) and which queries see anything. A step then only slices and attends.
     ``gate_log``, when a list, collects each call's ``GateRecord`` (training reads them for its balance term and
@@ -809,10 +878,14 @@ class StageConditioning:
         self._layout = Layout.of(routing.segments, mask.device)
         self._kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._folded: dict[int, Folded] = {}
+        self._step: dict[int, tuple[torch.Tensor, torch.Tensor, StepWeights]] = {}  # a batch-1 context's single queries
         for i, (keys, values) in kv.items():
-            self._kv[i] = (keys * keys.shape[-1] ** -0.5, values)
+            self._kv[i] = keys, values = (keys * keys.shape[-1] ** -0.5, values)
             self._folded[i] = layers[str(i)].folded()
-        self._step = {i: folded.to(step_dtype) for i, folded in self._folded.items()}
+            if keys.shape[0] == 1 and gate_log is None:
+                logits = None if routing.logits is None else routing.logits[0]
+                weights = StepWeights.of(layers[str(i)], self._folded[i], step_dtype, logits)
+                self._step[i] = (keys[0].transpose(-1, -2).contiguous(), values[0], weights)
         volume = routing.scale[:, self._layout.token_modality]  # (B, N): presence x priority of each token's modality
         self._positioned = table is not None
         if table is None:
@@ -844,8 +917,11 @@ class StageConditioning:
             bias, weight, seen = bias[:, rows], weight[:, rows], seen if seen is True else seen[:, rows]
             timing = tuple((m, s, e, features[:, rows]) for m, s, e, features in self._timed)
         cross = self._layers[str(layer)]
-        folded = (self._step if hidden.shape[0] * hidden.shape[1] == 1 else self._folded)[layer]  # one query: a GEMV
-        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, folded, self.gate_log, timing, seen)
+        if hidden.shape[1] == 1 and layer in self._step:  # one query of a batch-1 context: a decoding step
+            keys_t, values, weights = self._step[layer]
+            return cross.step(hidden, keys_t, values, self._routing, self._layout, bias, weight, weights, timing, seen)
+        return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._folded[layer], self.gate_log,
+                     timing, seen)
 
     @property
     def _routing(self) -> Routing:

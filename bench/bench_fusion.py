@@ -352,7 +352,7 @@ def main() -> None:
     reasons = {"prepare": f"frozen encoders, once, in {encoder_dtype(cpu) or torch.float32}: EnCodec encoder on 10 s, "
                           "ViT-B-32 on 224 px, text embeddings",
                "encode": "adapters' projections, type tags, router MLP, once",
-               "kv": f"keys and values of the context at {n_layers} layers, tanh(gate) * out folded, masks, once",
+               "kv": f"keys and values of the context at {n_layers} layers, tanh(gate) * out folded, the step's weights, masks, once",
                "generate": f"per step: cross-attention at {n_layers} of 12 layers (q, per-modality softmax, timing, out, "
                            f"routing) and the dense layer after each, weights in {step_dtype(cpu) or torch.float32}"}
     print(f"\n  {'stage':<9} {'ms':>9} {'% of none':>10}  why")

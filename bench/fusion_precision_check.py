@@ -1,10 +1,10 @@
-"""Does inference precision (docs/fusion.md, design 13.) change what the proof reads?
+"""Do inference precision and the single-query step (docs/fusion.md, designs 13. and 14.) change what the proof reads?
 
     .venv/bin/python bench/fusion_precision_check.py OUT TASK_SEED
 
 Trains (or reuses) the proof's routed fusion for TASK_SEED, training seed 0, in OUT (``run_proof``), then
-generates the probe's "both" condition at default sampling one row at a time (so decoding steps take the
-float16 path) twice per sampling seed: (a) float32 steps and a float32 image encoder, what the proof pins;
+generates the probe's "both" condition at default sampling one row at a time (so decoding steps run
+``GatedCrossAttention.step``, where the proof's batches run the batch code) twice per sampling seed: (a) float32 steps and a float32 image encoder, what the proof pins;
 (b) float16 steps and a bf16 image encoder (``step_precision="float16"``, ``encoder_precision="bfloat16"``).
 Prints per sampling seed the share of identical sequences, the token agreement and the probe's accuracies of
 both; writes OUT/precision_check.json. About 12 min per task on one thread (10 of them training)."""

@@ -4,6 +4,8 @@ No frozen encoder is needed here. If yours has one (a speech or vision model), b
 keep it with ``self.hold_frozen("name", module)``: it then stays out of the saved weights and the optimiser.
 Call it in ``prepare`` as ``self.run_frozen(module, inputs)``: no gradients, and the precision the adapter's
 ``encoder_precision`` config asks for (bf16 autocast on CPUs with bf16 arithmetic by default), outputs in float32.
+Under bf16 it runs a copy whose product weights were cast once (``Adapter.runner``); override ``runner`` to run a
+faster equivalent of your encoder, and test that it gives the same output.
 """
 
 from __future__ import annotations

@@ -1,0 +1,52 @@
+"""Where the frozen encoders' time goes: torch.profiler over one call of each, as the adapters run them.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/encoder_profile.py [--rows 10]
+
+The bench's encoders (bench_fusion: EnCodec's encoder over a 10 s reference, open_clip's ViT-B-32 on a 224 px
+image, random weights) through ``Adapter.run_frozen`` at the default precision, so from their runners; then
+EnCodec's own encoder under the same autocast, without a runner, for comparison. One warm-up call each, then a
+profiled one; printed: the operators with the most self time.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+import bench_fusion as bf
+from bark_omni.fusion import encoder_dtype
+
+
+def profiled(label: str, call, rows: int) -> None:
+    call()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+    print(f"\n{label}")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, bundle = bf.four_modalities(bf.bark_small())
+    dtype = encoder_dtype(torch.device("cpu"))
+    for modality in ("reference_audio", "image"):
+        adapter, value = model.adapters[modality], bundle.inputs[modality]
+        profiled(f"{modality}: prepare, the encoder from its runner ({dtype or torch.float32})",
+                 lambda: adapter.prepare(value), args.rows)
+    encoder = model.adapters["reference_audio"].frozen_modules()["codec"].encoder
+    samples = torch.randn(1, 1, 240_000) * 0.1
+
+    def plain() -> None:
+        with torch.no_grad(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            encoder(samples)
+
+    profiled(f"EnCodec's encoder itself, no runner ({dtype or torch.float32} autocast)", plain, args.rows)
+
+
+if __name__ == "__main__":
+    main()

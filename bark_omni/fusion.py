@@ -434,13 +434,14 @@ class GatedCrossAttention(nn.Module):
         term = _linear(act(_linear(norm(h), folded.dense_in, folded.dense_in_bias)), folded.dense_weight, folded.dense_bias)
         return h + (term if seen is True else term * seen.to(h.dtype))
 
-    def step(self, h: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, routing: Routing, layout: Layout,
+    def step(self, h: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor, layout: Layout,
              bias: torch.Tensor | None, weight: torch.Tensor | None, weights: StepWeights,
              timing: Sequence[tuple[int, int, int, torch.Tensor]] = (), seen: torch.Tensor | bool = True) -> torch.Tensor:
         """``forward`` for one query (``h`` of shape (1, 1, C)), in fewer operations: a decoding step runs it at every
         injected layer, where each operation's fixed cost counts. ``keys_t`` (H, D, N) are the batch row's scaled
-        keys, transposed; ``values`` (H, N, D); ``bias``, ``weight`` (1, N) and ``seen`` this query's rows;
-        ``timing`` features (1, 1, tokens, K); ``weights`` from ``StepWeights.of``."""
+        keys, transposed; ``values`` (H, N, D); ``bias`` and ``weight`` (1, 1, N) and ``seen`` (1, 1, 1) this
+        query's rows (None / True: as in ``forward``); ``timing`` features (1, 1, tokens, K); ``weights`` from
+        ``StepWeights.of``, which carries the routing (the request's gate logits are in its bias)."""
         d_attn = keys_t.shape[0] * keys_t.shape[1]
         x = F.layer_norm(h, self.norm.normalized_shape, self.norm.weight, self.norm.bias, self.norm.eps).view(1, -1)
         query = _linear(x, weights.query, weights.query_bias)  # (1, d_attn [+ M]): q, then the routing term, float32
@@ -919,7 +920,7 @@ class StageConditioning:
         cross = self._layers[str(layer)]
         if hidden.shape[1] == 1 and layer in self._step:  # one query of a batch-1 context: a decoding step
             keys_t, values, weights = self._step[layer]
-            return cross.step(hidden, keys_t, values, self._routing, self._layout, bias, weight, weights, timing, seen)
+            return cross.step(hidden, keys_t, values, self._layout, bias, weight, weights, timing, seen)
         return cross(hidden, keys, values, self._routing, self._layout, bias, weight, self._folded[layer], self.gate_log,
                      timing, seen)
 

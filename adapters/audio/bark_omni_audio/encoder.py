@@ -1,10 +1,11 @@
 """EnCodec's encoder as the adapter runs it: the same function as ``codec.encoder``, in less time.
 
 Each of the encoder's 18 streaming convolutions (encodec's ``SConv1d``) reflect-pads its input before the product.
-Under bf16, PyTorch's ``reflection_pad1d`` took a fifth of the encoder's time on CPU (85 of 410 ms over a 10 s
-reference): a concatenation of the two mirrored edges with the input gives the same values, bit for bit, at the
-speed of a copy. ``quick_pads`` swaps those convolutions of a copy (``fusion.frozen_copy``) for ``PaddedConv``, which
-computes the same padding amounts; Bark's own codec is never touched.
+Under bf16, PyTorch's ``reflection_pad1d`` took a fifth of the encoder's time on CPU (140 of 615 ms over a 10 s
+reference, ``bench/encoder_profile.py``): a concatenation of the two mirrored edges with the input gives the same
+values, bit for bit, at the speed of a copy. ``quick_pads`` swaps those convolutions of a copy
+(``fusion.frozen_copy``) for ``PaddedConv``, which computes the same padding amounts; Bark's own codec is never
+touched.
 """
 
 from __future__ import annotations

@@ -121,7 +121,8 @@ class Adapter(nn.Module):
     def run_frozen(self, module: nn.Module, *inputs: torch.Tensor) -> Any:
         """``module(*inputs)`` without gradients, under ``encoder_dtype`` of ``config["encoder_precision"]``
         (default "auto"), through ``runner(module, dtype)`` (built on the first call per module, dtype and device,
-        then kept); floating outputs (a tensor or a tuple of them) come back in float32."""
+        then kept: a frozen module's weights must not change afterwards; ``hold_frozen`` a new module instead, which
+        drops the runners); floating outputs (a tensor or a tuple of them) come back in float32."""
         device = inputs[0].device
         dtype = encoder_dtype(device, self.config.get("encoder_precision", "auto"))
         key = (id(module), dtype, device)

@@ -146,9 +146,9 @@ ENCODER_PRECISIONS = ("auto", "bfloat16", "float32")
 
 def encoder_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype frozen encoders run in (None: float32). ``auto`` gives bfloat16 on a CPU with bf16
-    arithmetic (AVX512-BF16 or AMX), where EnCodec's encoder took 0.53-0.65x and a ViT-B-32 0.57-0.64x of their
-    float32 time at a relative error of their features of ~0.5-1% (docs/fusion.md, "Cost"); float32 elsewhere
-    (other CPUs emulate bf16, and a GPU runs these encoders in milliseconds)."""
+    arithmetic (AVX512-BF16 or AMX), where EnCodec's encoder took 0.43-0.54x and a ViT-B-32 0.46-0.50x of their
+    float32 time from their runners, at a relative error of their features of ~0.5-1% (docs/fusion.md, "Cost");
+    float32 elsewhere (other CPUs emulate bf16, and a GPU runs these encoders in milliseconds)."""
     if precision not in ENCODER_PRECISIONS:
         raise InvalidInputError(f"encoder_precision must be one of {', '.join(ENCODER_PRECISIONS)}; got {shorten(precision)}")
     if precision == "bfloat16":

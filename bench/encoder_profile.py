@@ -5,7 +5,8 @@
 The bench's encoders (bench_fusion: EnCodec's encoder over a 10 s reference, open_clip's ViT-B-32 on a 224 px
 image, random weights) through ``Adapter.run_frozen`` at the default precision, so from their runners; then
 EnCodec's own encoder under the same autocast, without a runner, for comparison. One warm-up call each, then a
-profiled one; printed: the operators with the most self time.
+profiled one; printed: the operators with the most self time. Last, how far each runner's output is from its
+encoder's own under the same autocast, and each from float32 (relative norm of the difference).
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def main() -> None:
             encoder(samples)
 
     profiled(f"EnCodec's encoder itself, no runner ({dtype or torch.float32} autocast)", plain, args.rows)
+    image = model.adapters["image"]
+    inputs = {"reference_audio": (encoder, samples),
+              "image": (image.frozen_modules()["visual"], torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0)))}
+    print(f"\nrunner against the encoder itself ({dtype or torch.float32} autocast), relative difference of the outputs")
+    for modality, (module, x) in inputs.items():
+        runner = model.adapters[modality].runner(module, dtype)
+        with torch.no_grad():
+            exact = module(x).float()
+            with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                own, ran = module(x).float(), runner(x).float()
+        rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
+        print(f"  {modality:<16} runner vs itself {rel(ran, own):.2e}   itself vs float32 {rel(own, exact):.2e}"
+              f"   runner vs float32 {rel(ran, exact):.2e}")
 
 
 if __name__ == "__main__":

@@ -168,9 +168,9 @@ def frozen_copy(module: nn.Module, dtype: torch.dtype | None) -> nn.Module:
     """A copy of a frozen ``module`` that computes the same function under autocast to ``dtype``, faster: weight
     norms (``torch.nn.utils.weight_norm``, which EnCodec uses) folded into plain weights, which were recomputed at
     every call, and the weights of ``LOW_PRECISION_MODULES`` cast to ``dtype`` once, where autocast would cast them
-    at every call (a ViT-B-32 took 73-76 ms in bf16 on CPU, 95-105 before). Other parameters (norms, embeddings) keep their dtype, as
-    autocast uses them. New-style parametrizations stay as they are (removing one edits a class the copy shares
-    with the original)."""
+    at every call (a ViT-B-32 took 73-76 ms in bf16 on CPU, 95-105 before). Other parameters (norms, embeddings)
+    keep their dtype, as autocast uses them. New-style parametrizations stay as they are (removing one edits a
+    class the copy shares with the original)."""
     import copy
     import sys
 

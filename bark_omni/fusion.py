@@ -172,10 +172,10 @@ def frozen_copy(module: nn.Module, dtype: torch.dtype | None) -> nn.Module:
     keep their dtype, as autocast uses them. New-style parametrizations stay as they are (removing one edits a
     class the copy shares with the original)."""
     import copy
-    import sys
 
-    weight_norm = sys.modules["torch.nn.utils.weight_norm"].WeightNorm
-    norms = lambda sub: [h for h in sub._forward_pre_hooks.values() if isinstance(h, weight_norm)]  # noqa: E731
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    norms = lambda sub: [h for h in sub._forward_pre_hooks.values() if isinstance(h, WeightNorm)]  # noqa: E731
     # a weight norm's last computed weight may hang off an autograd graph, which deepcopy refuses: copy it detached
     memo = {id(w): w.detach() for sub in module.modules() for h in norms(sub)
             if torch.is_tensor(w := getattr(sub, h.name, None)) and not w.is_leaf}

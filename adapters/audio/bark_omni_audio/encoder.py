@@ -6,6 +6,12 @@ reference, ``bench/encoder_profile.py``): a concatenation of the two mirrored ed
 values, bit for bit, at the speed of a copy. ``quick_pads`` swaps those convolutions of a copy
 (``fusion.frozen_copy``) for ``PaddedConv``, which computes the same padding amounts; Bark's own codec is never
 touched.
+
+``Chunked`` then runs the convolutions in front of the LSTM over 2 s pieces of the recording, each with enough of
+the samples before it for every frame it keeps to see exactly what it sees in one pass. Over a whole 10 s
+reference each layer's output was a fresh 8-15 MB block, which the allocator took from the kernel page by page
+after a generation had returned its memory (20-40 thousand page faults, ~50 ms of system time per call); pieces of
+a few MB are reused from one piece to the next.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ def reflect_pad(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
 
 class PaddedConv(nn.Module):
     """One of EnCodec's ``SConv1d`` (its normalised convolution ``conv`` reused as is) with the reflect padding done
-    by ``reflect_pad``: ``(kernel - 1) * dilation - (stride - 1)`` samples in all, split evenly (the odd one on the
+    by ``reflect_pad``: ``(kernel - 1) * dilation + 1 - stride`` samples in all, split evenly (the odd one on the
     left) or all on the left when causal, plus on the right what makes the last window whole."""
 
     def __init__(self, sconv: nn.Module) -> None:
@@ -41,9 +47,9 @@ class PaddedConv(nn.Module):
         from encodec.modules.conv import get_extra_padding_for_conv1d, pad1d
 
         conv = self.conv.conv
-        kernel, stride, dilation = conv.kernel_size[0], conv.stride[0], conv.dilation[0]
-        total = (kernel - 1) * dilation - (stride - 1)
-        extra = get_extra_padding_for_conv1d(x, kernel, stride, total)
+        span, stride = (conv.kernel_size[0] - 1) * conv.dilation[0] + 1, conv.stride[0]  # span: the dilated kernel
+        total = span - stride
+        extra = get_extra_padding_for_conv1d(x, span, stride, total)
         left, right = (total, extra) if self.causal else (total - total // 2, total // 2 + extra)
         if self.pad_mode == "reflect" and x.shape[-1] > max(left, right):
             return self.conv(reflect_pad(x, left, right))
@@ -62,3 +68,59 @@ def quick_pads(encoder: nn.Module) -> nn.Module:
             if isinstance(child, SConv1d):
                 setattr(parent, name, PaddedConv(child))
     return encoder
+
+
+CHUNK_SECONDS = 2.0
+"""How much of the recording ``Chunked`` runs through the convolutions at a time (plus its margin)."""
+
+
+class Chunked(nn.Module):
+    """An EnCodec encoder (``encoder.model``: causal convolutions, then an LSTM and what follows it) whose
+    convolutions run over pieces of ``chunk`` samples (the last one takes the rest: up to twice that), each piece
+    after the first preceded by ``margin`` samples of the input. The frames computed from the margin are dropped:
+    they are the only ones whose windows reached past the piece's start (into its padding). ``chunk`` and ``margin`` are multiples of the convolutions' hop, so every piece
+    starts on a frame boundary and no interior piece needs padding at its end: each kept frame is computed from the
+    same samples as in one pass over the whole input (the same sums; a kernel may round a piece's last frames in
+    another order, ~1e-7 of the features at float32). The LSTM and the rest run once over all frames."""
+
+    def __init__(self, encoder: nn.Module, chunk: int) -> None:
+        super().__init__()
+        layers = list(encoder.model)
+        split = next(i for i, m in enumerate(layers) if any(isinstance(sub, nn.RNNBase) for sub in m.modules()))
+        self.head, self.tail = nn.Sequential(*layers[:split]), nn.Sequential(*layers[split:])
+        self.hop, self.margin = hop_and_reach(self.head)
+        self.chunk = -(-chunk // self.hop) * self.hop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        starts = range(0, max(1, x.shape[-1] // self.chunk) * self.chunk, self.chunk)  # the last piece takes the rest
+        if len(starts) == 1:
+            return self.tail(self.head(x))
+        pieces = []
+        for start in starts:
+            first, end = max(0, start - self.margin), None if start == starts[-1] else start + self.chunk
+            pieces.append(self.head(x[..., first:end])[..., (start - first) // self.hop:])
+        return self.tail(torch.cat(pieces, -1))
+
+
+def hop_and_reach(convolutions: nn.Module) -> tuple[int, int]:
+    """The hop (product of the strides) of a stack of causal ``PaddedConv`` and how far back in samples, rounded up
+    to the hop, a frame's window reaches beyond the hop it ends on."""
+    hop, reach = 1, 0
+    for module in convolutions.modules():
+        if isinstance(module, PaddedConv):
+            conv = module.conv.conv
+            reach += (conv.kernel_size[0] - 1) * conv.dilation[0] * hop
+            hop *= conv.stride[0]
+    return hop, -(-reach // hop) * hop
+
+
+def chunked(encoder: nn.Module, chunk: int) -> nn.Module:
+    """``encoder`` (``quick_pads``'s output) as a ``Chunked``, when it is an EnCodec encoder whose convolutions are
+    all causal and which has an LSTM behind them (EnCodec 24 kHz, Bark's); otherwise unchanged (a non-causal
+    one's frames also read the samples after them, which a piece's end would cut)."""
+    convs = [m for m in encoder.modules() if isinstance(m, PaddedConv)]
+    model = getattr(encoder, "model", None)
+    if not convs or not all(c.causal for c in convs) or not isinstance(model, nn.Sequential) or not any(
+            isinstance(m, nn.RNNBase) for m in model.modules()):
+        return encoder
+    return Chunked(encoder, chunk)

@@ -150,3 +150,38 @@ def test_runner_is_encodecs_encoder_bit_for_bit_and_leaves_barks_codec_alone(tin
     first = adapter.prepare((tone(1.5, 24_000), 24_000))
     (held,) = adapter._runners.values()
     assert torch.equal(adapter.prepare((tone(1.5, 24_000), 24_000)), first) and adapter._runners == {next(iter(adapter._runners)): held}
+
+
+@pytest.mark.parametrize("samples", [40_321, 24_000 * 3 + 7])
+def test_chunked_encoder_gives_the_one_pass_frames_and_needs_its_margin(tiny_models, samples):
+    """Run over pieces (here of 4,800 samples, so 8-15 of them) with their margins, EnCodec's convolutions give the
+    frames of one pass over the whole recording; without the margin, the frames after each piece's start differ."""
+    from bark_omni.fusion import frozen_copy
+    from bark_omni_audio.encoder import Chunked, chunked, quick_pads
+
+    encoder = tiny_models.codec.encoder
+    runner = chunked(quick_pads(frozen_copy(encoder, None)), 4_800)
+    assert isinstance(runner, Chunked) and (runner.hop, runner.chunk) == (320, 4_800) and runner.margin > 0
+    calls = []
+    runner.head.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[-1]))
+    x = torch.from_numpy(tone(samples / 24_000, 24_000, freq=170.0) + 0.05 * np.random.default_rng(0).standard_normal(samples).astype(np.float32))[None, None]
+    with torch.no_grad():
+        expected, got = encoder(x), runner(x)
+        assert len(calls) == samples // 4_800 and max(calls) < 2 * 4_800 + runner.margin
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+        runner.margin = 0
+        blind = runner(x)
+    assert float((blind - expected).abs().max()) > 1e-3 * float(expected.abs().max())
+
+
+def test_chunking_leaves_encoders_it_cannot_cut_alone(tiny_models):
+    """A non-causal encoder's frames read the samples after them too: it keeps its one pass."""
+    from bark_omni.fusion import frozen_copy
+    from bark_omni_audio.encoder import Chunked, PaddedConv, chunked, quick_pads
+
+    runner = quick_pads(frozen_copy(tiny_models.codec.encoder, None))
+    for conv in runner.modules():
+        if isinstance(conv, PaddedConv):
+            conv.causal = False
+    assert not isinstance(chunked(runner, 4_800), Chunked)
+    assert isinstance(chunked(quick_pads(frozen_copy(tiny_models.codec.encoder, None)), 4_800), Chunked)

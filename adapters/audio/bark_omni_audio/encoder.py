@@ -9,9 +9,9 @@ touched.
 
 ``Chunked`` then runs the convolutions in front of the LSTM over 2 s pieces of the recording, each with enough of
 the samples before it for every frame it keeps to see exactly what it sees in one pass. Over a whole 10 s
-reference each layer's output was a fresh 8-15 MB block, which the allocator took from the kernel page by page
-after a generation had returned its memory (20-40 thousand page faults, ~50 ms of system time per call); pieces of
-a few MB are reused from one piece to the next.
+reference each layer's output was a fresh 8-15 MB block, which after a generation the allocator could take from
+the kernel page by page (up to tens of thousands of page faults per call, depending on what it had kept); the
+pieces' few MB are reused from one piece to the next.
 """
 
 from __future__ import annotations

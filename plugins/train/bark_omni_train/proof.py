@@ -42,6 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .factors import FRAME_HZ, TaskSpec, make_task, plan_task
+from .linear_probe import classifier, held_out_accuracy
 
 CONDITIONS = {"both": (), "image_only": ("control_events",), "control_only": ("image",), "none": ("image", "control_events")}
 SAMPLINGS = {"default": None, "top_k=50": 50}  # temp 0.7 for both; Bark's default has no top-k
@@ -129,14 +130,6 @@ def generate(fusion: Any, models: Any, inputs: Sequence[dict[str, Any]], ids: Se
 
 # the probe ------------------------------------------------------------------------------------------
 
-def _classifier() -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
-
-
 def _embed(E: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     return E[np.asarray(tokens, dtype=np.int64).clip(0, len(E) - 1)]
 
@@ -149,8 +142,8 @@ def _autocorrelation(score: np.ndarray) -> np.ndarray:
 def _frame_vote(E: np.ndarray, usable: list[tuple[np.ndarray, dict]]) -> Any:
     """The image-class reader: a per-frame classifier fitted on every frame of ``usable``; a sequence's class is
     the one with the largest summed log-probability over its frames."""
-    frames = _classifier().fit(np.concatenate([_embed(E, s) for s, _ in usable]),
-                               np.concatenate([np.full(len(s), f["image_class"]) for s, f in usable]))
+    frames = classifier().fit(np.concatenate([_embed(E, s) for s, _ in usable]),
+                              np.concatenate([np.full(len(s), f["image_class"]) for s, f in usable]))
     return lambda s: frames.classes_[int(frames.predict_log_proba(_embed(E, s)).sum(0).argmax())]
 
 
@@ -176,9 +169,9 @@ def probe_run(E: np.ndarray, fit: list[tuple[np.ndarray, dict]], test: list[tupl
         on = np.zeros(len(s), dtype=bool)
         on[[b for b in f["beats"] if b < len(s)]] = True
         beat.append(on)
-    when_frame = _classifier().fit(np.concatenate(frames), np.concatenate(beat))
+    when_frame = classifier().fit(np.concatenate(frames), np.concatenate(beat))
     score = lambda s: when_frame.decision_function(_embed(E, s))  # noqa: E731
-    when = _classifier().fit(np.stack([_autocorrelation(score(s)) for s, _ in usable]), [f["rhythm_class"] for _, f in usable])
+    when = classifier().fit(np.stack([_autocorrelation(score(s)) for s, _ in usable]), [f["rhythm_class"] for _, f in usable])
     hits: dict[str, list[bool]] = {"image": [], "rhythm": [], "both": [], "image_token": []}
     aucs, matches = [], []
     for s, f in test:
@@ -297,9 +290,7 @@ def encoder_ceiling(adapters: Path, models: Any, host: Any, manifest: Path) -> f
         return (np.stack([f.reshape(-1, f.shape[-1]).mean(0).float().numpy() for f in feats]),
                 [r["meta"]["image_class"] for r in chosen])
 
-    x, y = features("train")
-    x_test, y_test = features("test")
-    return float(np.mean(_classifier().fit(x, y).predict(x_test) == np.asarray(y_test)))
+    return held_out_accuracy(features("train"), features("test"))
 
 
 def summarise(per_seed: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:

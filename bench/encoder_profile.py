@@ -1,15 +1,16 @@
 """Where the frozen encoders' time goes: torch.profiler over one call of each, as the adapters run them.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/encoder_profile.py [--rows 10]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/encoder_profile.py [--rows 10] [--repeats 5]
 
-The bench's encoders (bench_fusion: EnCodec's encoder over a 10 s reference, open_clip's ViT-B-32 on a 224 px
-image, random weights) through ``Adapter.run_frozen`` at the default precision, so from their runners; then
-EnCodec's own encoder under the same autocast, without a runner, for comparison. One warm-up call each, then a
-profiled one; printed: the operators with the most self time. Then how far each runner's output is from its
-encoder's own under the same autocast, and each from float32 (relative norm of the difference). First, a request's
-``prepare`` (the four adapters) right after a plain generation, as a cold request meets it, with the audio
-runner's convolutions over 2 s pieces against one pass over the whole reference, alternating: time, page faults and system time, medians of
-``--repeats``. (The page faults depend on what the allocator kept from earlier calls: measure in a fresh process.)
+First, a request's ``prepare`` (the four adapters) right after a plain generation, as a cold request meets it, with
+the audio runner's convolutions over 2 s pieces against one pass over the whole reference, alternating: time, page
+faults and system time, medians of ``--repeats`` (the faults depend on what the allocator kept from earlier calls,
+so this runs first in a fresh process). Then the bench's encoders (bench_fusion: EnCodec's encoder over a 10 s
+reference, open_clip's ViT-B-32 on a 224 px image, random weights) through ``Adapter.run_frozen`` at the default
+precision, so from their runners, and EnCodec's own encoder under the same autocast, without a runner, for
+comparison: one warm-up call each, then a profiled one; printed: the operators with the most self time. Last, how
+far each runner's output is from its encoder's own under the same autocast, and each from float32 (relative norm
+of the difference).
 """
 
 from __future__ import annotations
